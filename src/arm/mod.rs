@@ -1,0 +1,1 @@
+//! Azure Resource Manager: the only module that talks to the network.
