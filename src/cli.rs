@@ -1,0 +1,78 @@
+//! The command line (clap derive types only; behaviour lives in `commands`).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gw",
+    version,
+    about = "Declare an AI gateway on Azure API Management in front of Azure AI Foundry; validate, render, plan and apply it."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The spec file.
+    #[arg(short = 'f', long = "file", global = true, default_value = "gw.yaml")]
+    pub file: PathBuf,
+    /// Azure subscription id (after the spec's `subscription:`; before AZURE_SUBSCRIPTION_ID and `az account show`).
+    #[arg(long, global = true)]
+    pub subscription: Option<String>,
+    /// How to get Azure credentials.
+    #[arg(long, global = true, value_enum, default_value_t = AuthArg::Auto)]
+    pub auth: AuthArg,
+    /// Azure Resource Manager endpoint [env: GW_ARM_ENDPOINT] (default https://management.azure.com).
+    #[arg(long, global = true)]
+    pub arm_endpoint: Option<String>,
+    /// Output format: human text, or one JSON document on stdout.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// No colour (also NO_COLOR).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More detail on stderr.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// At most this many ARM requests in flight.
+    #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    Auto,
+    Cli,
+    WorkloadIdentity,
+    ClientSecret,
+    ManagedIdentity,
+    AzurePipelines,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check the spec; print every problem with file:line:column.
+    Validate,
+    /// Write main.bicep, main.json and policies/<api>.xml.
+    Render(RenderArgs),
+    /// Print the JSON Schema of the spec.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Folder to write into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+}

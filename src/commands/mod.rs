@@ -1,0 +1,59 @@
+//! One file per command: each reads the parsed arguments, runs the engine, and draws the
+//! result. Only this layer prints.
+
+mod render;
+mod schema;
+mod validate;
+
+use crate::cli::{Cli, Command, Global};
+use crate::diag::{Source, render_all};
+use crate::model::{Context, Model};
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match &cli.command {
+        Command::Validate => validate::run(&cli.global),
+        Command::Render(a) => render::run(&cli.global, a),
+        Command::Schema => schema::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The spec file as the user named it, read.
+pub fn read_source(g: &Global) -> anyhow::Result<Source> {
+    let name = g.file.display().to_string();
+    let text = fs_err::read_to_string(&g.file).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\nhint: run gw in the folder that holds gw.yaml, or name the spec with `-f PATH`"
+        )
+    })?;
+    Ok(Source::new(name, text))
+}
+
+/// The subscription known without asking Azure: `--subscription`, then AZURE_SUBSCRIPTION_ID.
+/// (The spec's own `subscription:` wins over both inside `model::build`.)
+pub fn offline_context(g: &Global) -> Context {
+    Context {
+        subscription: g
+            .subscription
+            .clone()
+            .or_else(|| crate::env::var(crate::env::AZURE_SUBSCRIPTION_ID)),
+    }
+}
+
+/// Loads the model, or prints every problem and gives the exit code.
+pub fn load_model(source: &Source, ctx: &Context) -> Result<Model, ExitCode> {
+    crate::model::load(source, ctx).map_err(|diags| {
+        eprint!("{}", render_all(&diags, source));
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,69 @@
+//! The kinds of Azure resource gw manages, with their ARM type and api-version
+//! (`../design/azure.md`).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    ResourceGroup,
+    Account,
+    Deployment,
+    Apim,
+    RoleAssignment,
+    Backend,
+    Pool,
+    Api,
+    Operation,
+    Policy,
+    Subscription,
+}
+
+impl Kind {
+    pub fn arm_type(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "Microsoft.Resources/resourceGroups",
+            Kind::Account => "Microsoft.CognitiveServices/accounts",
+            Kind::Deployment => "Microsoft.CognitiveServices/accounts/deployments",
+            Kind::Apim => "Microsoft.ApiManagement/service",
+            Kind::RoleAssignment => "Microsoft.Authorization/roleAssignments",
+            Kind::Backend | Kind::Pool => "Microsoft.ApiManagement/service/backends",
+            Kind::Api => "Microsoft.ApiManagement/service/apis",
+            Kind::Operation => "Microsoft.ApiManagement/service/apis/operations",
+            Kind::Policy => "Microsoft.ApiManagement/service/apis/policies",
+            Kind::Subscription => "Microsoft.ApiManagement/service/subscriptions",
+        }
+    }
+
+    /// One api-version per type for every read and write. Backends (single and pool) use
+    /// the preview that has `pool.sessionAffinity`: a PUT with an older version can drop it.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "2025-04-01",
+            Kind::Account | Kind::Deployment => "2025-06-01",
+            Kind::RoleAssignment => "2022-04-01",
+            Kind::Backend | Kind::Pool => "2024-10-01-preview",
+            Kind::Apim | Kind::Api | Kind::Operation | Kind::Policy | Kind::Subscription => {
+                "2024-05-01"
+            }
+        }
+    }
+
+    /// Whether the resource takes ARM tags (the others carry gw's marker elsewhere).
+    pub fn takes_tags(self) -> bool {
+        matches!(self, Kind::ResourceGroup | Kind::Account | Kind::Apim)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "resource group",
+            Kind::Account => "Foundry account",
+            Kind::Deployment => "model deployment",
+            Kind::Apim => "API Management service",
+            Kind::RoleAssignment => "role assignment",
+            Kind::Backend => "backend",
+            Kind::Pool => "backend pool",
+            Kind::Api => "API",
+            Kind::Operation => "API operation",
+            Kind::Policy => "API policy",
+            Kind::Subscription => "APIM subscription",
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Model -> the Azure resources gw manages: type, full ARM id, api-version, desired body
+//! and dependencies. The one source of truth that the ARM JSON render, plan and apply all
+//! read, so they cannot disagree.
+//!
+//! A body may hold references to another resource (`refs`): its ARM id, or an output only
+//! Azure knows (the APIM identity's principal id, an account's endpoint). Renderers turn
+//! them into template expressions; plan and apply resolve them from live state.
+
+mod build;
+mod kind;
+pub mod refs;
+
+pub use build::{OPERATIONS, Operation, build, operations_for, role_assignment_name};
+pub use kind::Kind;
+
+use serde_json::Value;
+
+/// The tag (and description marker) by which gw recognises what it created.
+pub const OWNER_TAG: &str = "managed-by";
+pub const OWNER_VALUE: &str = "gw";
+pub const OWNER_DESCRIPTION: &str = "Managed by gw";
+
+/// Cognitive Services User: lets the APIM identity call the models with Entra tokens.
+pub const COGNITIVE_SERVICES_USER: &str = "a97b65f3-24c7-4388-baec-2e87135dc908";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// Stable, human name in the spec's terms: `pools.inference-backend-pool`.
+    pub address: String,
+    pub kind: Kind,
+    /// Full ARM id.
+    pub id: String,
+    /// The resource's own name (last id segment).
+    pub name: String,
+    /// Desired body, possibly with references (`refs`).
+    pub body: Value,
+    /// Addresses this resource needs to exist first.
+    pub depends_on: Vec<String>,
+}
+
+impl Resource {
+    pub fn arm_type(&self) -> &'static str {
+        self.kind.arm_type()
+    }
+    pub fn api_version(&self) -> &'static str {
+        self.kind.api_version()
+    }
+}
+
+/// The resources in dependency order: every resource comes after what it depends on.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub resources: Vec<Resource>,
+}
+
+impl Graph {
+    pub fn get(&self, address: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.address == address)
+    }
+    pub fn index_of(&self, address: &str) -> Option<usize> {
+        self.resources.iter().position(|r| r.address == address)
+    }
+}

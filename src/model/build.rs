@@ -1,0 +1,1051 @@
+//! Spec -> Model: applies defaults, resolves references and checks every rule, collecting
+//! all problems rather than stopping at the first.
+
+use super::names::{self, NameError};
+use super::types::*;
+use super::{duration, regions};
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::spec::{self, AffinitySpec, Loc, NamedMap, Sp};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the command line and environment add to the spec.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// From `--subscription`, `AZURE_SUBSCRIPTION_ID` or `az account show`; the spec's own
+    /// `subscription:` wins over it.
+    pub subscription: Option<String>,
+}
+
+/// Used when no subscription is known (offline commands): names are then placeholders.
+pub const PLACEHOLDER_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+
+pub const MAX_POOL_MEMBERS: usize = 30;
+const MODEL_SKUS: &[&str] = &[
+    "Standard",
+    "GlobalStandard",
+    "DataZoneStandard",
+    "ProvisionedManaged",
+    "GlobalProvisionedManaged",
+    "DataZoneProvisionedManaged",
+    "GlobalBatch",
+    "DataZoneBatch",
+    "DeveloperTier",
+];
+const APIM_SKUS: &[&str] = &[
+    "Developer",
+    "Basic",
+    "Standard",
+    "Premium",
+    "BasicV2",
+    "StandardV2",
+    "PremiumV2",
+    "Consumption",
+];
+const API_TYPES: &[&str] = &["azure-openai", "azure-ai", "openai"];
+
+#[derive(Default)]
+struct Diags(Vec<Diagnostic>);
+
+impl Diags {
+    fn err(
+        &mut self,
+        loc: Loc,
+        path: impl Into<String>,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.0.push(Diagnostic::new(loc, path, msg));
+        self.0.last_mut().expect("just pushed")
+    }
+    fn err_hint(
+        &mut self,
+        loc: Loc,
+        path: impl Into<String>,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let d = self.err(loc, path, msg);
+        d.hint = hint;
+    }
+    fn name(&mut self, loc: Loc, path: impl Into<String>, r: Result<(), NameError>) {
+        if let Err(e) = r {
+            let d = self.err(loc, path, e.message);
+            d.hint = Some(e.rule.to_string());
+        }
+    }
+    fn region(&mut self, s: &Sp<String>, path: &str) {
+        if !regions::is_known(&s.value) {
+            let hint = did_you_mean(&s.value, regions::REGIONS.iter().copied())
+                .or_else(|| Some("use an Azure region name such as `eastus` or `swedencentral` (`az account list-locations -o table`)".into()));
+            self.err_hint(
+                s.loc,
+                path,
+                format!("unknown Azure region `{}`", s.value),
+                hint,
+            );
+        }
+    }
+    fn range(&mut self, v: &Sp<i64>, path: &str, min: i64, max: i64) -> Option<u32> {
+        if v.value < min || v.value > max {
+            self.err_hint(
+                v.loc,
+                path,
+                format!("{} is out of range", v.value),
+                Some(format!("use a number from {min} to {max}")),
+            );
+            None
+        } else {
+            u32::try_from(v.value).ok()
+        }
+    }
+    fn duplicate(
+        &mut self,
+        seen: &mut BTreeMap<String, Loc>,
+        s: &Sp<String>,
+        path: &str,
+        what: &str,
+    ) {
+        if let Some(first) = seen.get(&s.value.to_lowercase()) {
+            self.err_hint(
+                s.loc,
+                path,
+                format!("duplicate {what} `{}`", s.value),
+                Some(format!(
+                    "names must be unique (case-insensitive); the first is at line {}",
+                    first.line
+                )),
+            );
+        } else {
+            seen.insert(s.value.to_lowercase(), s.loc);
+        }
+    }
+}
+
+/// Builds the model, or returns every problem found (sorted by position in the file).
+pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
+    let mut d = Diags::default();
+
+    if spec.version.value != 1 {
+        d.err_hint(
+            spec.version.loc,
+            "version",
+            format!("unknown spec version {}", spec.version.value),
+            Some("this gw reads `version: 1`".into()),
+        );
+    }
+    let (subscription, subscription_known) = match (&spec.subscription, &ctx.subscription) {
+        (Some(s), _) => {
+            if !is_guid(&s.value) {
+                d.err_hint(
+                    s.loc,
+                    "subscription",
+                    format!("`{}` is not a subscription id", s.value),
+                    Some("use the subscription's GUID (`az account show --query id`)".into()),
+                );
+            }
+            (s.value.to_lowercase(), true)
+        }
+        (None, Some(s)) => (s.to_lowercase(), true),
+        (None, None) => (PLACEHOLDER_SUBSCRIPTION.to_string(), false),
+    };
+
+    // Resource group.
+    let rg = &spec.resource_group;
+    d.name(
+        rg.name.loc,
+        "resource_group.name",
+        names::resource_group(&rg.name),
+    );
+    d.region(&rg.location, "resource_group.location");
+    let mut tags = BTreeMap::new();
+    for (k, v) in rg.tags.iter() {
+        if k.value.len() > 512 || v.len() > 256 || k.value.is_empty() {
+            d.err_hint(
+                k.loc,
+                format!("resource_group.tags.{}", k.value),
+                "tag name or value too long",
+                Some("tag names may have 512 characters, values 256".into()),
+            );
+        }
+        tags.insert(k.value.clone(), v.clone());
+    }
+    if tags.len() > 49 {
+        d.err_hint(
+            rg.tags.first_loc(),
+            "resource_group.tags",
+            "too many tags",
+            Some("Azure allows 50 tags per resource and gw adds one".into()),
+        );
+    }
+
+    // Naming suffix.
+    let suffix = match spec.naming.as_ref().and_then(|n| n.suffix.as_ref()) {
+        None => auto_suffix(&subscription, &rg.name),
+        Some(s) if s.value == "auto" => auto_suffix(&subscription, &rg.name),
+        Some(s) => {
+            let ok = s.value.len() <= 13
+                && s.value
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            if !ok {
+                d.err_hint(
+                    s.loc,
+                    "naming.suffix",
+                    format!("`{}` is not a valid suffix", s.value),
+                    Some("use `auto`, \"\" or up to 13 lower-case letters and digits".into()),
+                );
+            }
+            s.value.clone()
+        }
+    };
+    let with_suffix = |name: &str| {
+        if suffix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}-{suffix}")
+        }
+    };
+
+    // Foundries.
+    let mut foundries = Vec::new();
+    let mut seen = BTreeMap::new();
+    if spec.foundries.is_empty() {
+        d.err_hint(
+            spec.foundries.loc,
+            "foundries",
+            "no foundries",
+            Some("declare at least one Foundry resource".into()),
+        );
+    }
+    for (i, f) in spec.foundries.iter().enumerate() {
+        let path = format!("foundries[{i}]");
+        d.duplicate(&mut seen, &f.name, &format!("{path}.name"), "foundry");
+        let account = with_suffix(&f.name);
+        d.name(
+            f.name.loc,
+            format!("{path}.name"),
+            names::foundry_account(&account),
+        );
+        d.region(&f.location, &format!("{path}.location"));
+        foundries.push(Foundry {
+            name: f.name.value.clone(),
+            account,
+            location: f.location.value.clone(),
+            disable_local_auth: f.disable_local_auth.unwrap_or(true),
+            breaker: None,
+        });
+    }
+    let foundry_names: Vec<&str> = spec
+        .foundries
+        .iter()
+        .map(|f| f.name.value.as_str())
+        .collect();
+    let check_foundry = |d: &mut Diags, s: &Sp<String>, path: &str| -> bool {
+        if foundry_names.contains(&s.value.as_str()) {
+            return true;
+        }
+        let hint = did_you_mean(&s.value, foundry_names.iter().copied())
+            .or_else(|| Some(format!("declared foundries: {}", list(&foundry_names))));
+        d.err_hint(s.loc, path, format!("unknown foundry `{}`", s.value), hint);
+        false
+    };
+
+    // Models.
+    let mut deployments = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, m) in spec.models.iter().enumerate() {
+        let path = format!("models[{i}]");
+        d.duplicate(&mut seen, &m.name, &format!("{path}.name"), "model");
+        if m.name.value.len() < 2 {
+            d.err_hint(
+                m.name.loc,
+                format!("{path}.name"),
+                "a deployment name needs at least 2 characters",
+                Some("use 2-64 letters, digits, '-', '_' or '.'".into()),
+            );
+        } else {
+            d.name(
+                m.name.loc,
+                format!("{path}.name"),
+                names::entity("deployment", &m.name, 64),
+            );
+        }
+        if !MODEL_SKUS.contains(&m.sku.value.as_str()) {
+            let hint = did_you_mean(&m.sku, MODEL_SKUS.iter().copied())
+                .or_else(|| Some(format!("use one of {}", list(MODEL_SKUS))));
+            d.err_hint(
+                m.sku.loc,
+                format!("{path}.sku"),
+                format!("unknown deployment sku `{}`", m.sku.value),
+                hint,
+            );
+        }
+        if m.capacity.value == 0 {
+            d.err_hint(
+                m.capacity.loc,
+                format!("{path}.capacity"),
+                "capacity 0 deploys nothing",
+                Some("use at least 1 (thousands of tokens per minute, or PTU)".into()),
+            );
+        }
+        for (field, s) in [("publisher", &m.publisher)] {
+            if s.value.trim().is_empty() {
+                d.err_hint(
+                    s.loc,
+                    format!("{path}.{field}"),
+                    "must not be empty",
+                    Some("e.g. OpenAI, DeepSeek, Microsoft".into()),
+                );
+            }
+        }
+        if m.version.value.0.trim().is_empty() {
+            d.err_hint(
+                m.version.loc,
+                format!("{path}.version"),
+                "must not be empty",
+                Some("the model version, e.g. \"2024-07-18\"".into()),
+            );
+        }
+        let hosts: Vec<String> = match &m.foundries {
+            None => foundry_names.iter().map(|s| s.to_string()).collect(),
+            Some(list) => {
+                if list.is_empty() {
+                    d.err_hint(
+                        list.loc,
+                        format!("{path}.foundries"),
+                        "no foundries",
+                        Some(
+                            "name at least one foundry, or leave `foundries` out to deploy on all"
+                                .into(),
+                        ),
+                    );
+                }
+                let mut seen_f = BTreeMap::new();
+                let mut v = Vec::new();
+                for (j, f) in list.iter().enumerate() {
+                    let fpath = format!("{path}.foundries[{j}]");
+                    if check_foundry(&mut d, f, &fpath) {
+                        d.duplicate(&mut seen_f, f, &fpath, "foundry");
+                        v.push(f.value.clone());
+                    }
+                }
+                // Keep the order of `foundries:` so output never depends on how a list was written.
+                let mut ordered: Vec<String> = foundry_names
+                    .iter()
+                    .filter(|n| v.iter().any(|x| x == *n))
+                    .map(|s| s.to_string())
+                    .collect();
+                ordered.dedup();
+                ordered
+            }
+        };
+        deployments.push(Deployment {
+            name: m.name.value.clone(),
+            model: m
+                .model
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_else(|| m.name.value.clone()),
+            publisher: m.publisher.value.clone(),
+            version: m.version.value.0.clone(),
+            sku: m.sku.value.clone(),
+            capacity: m.capacity.value,
+            foundries: hosts,
+        });
+    }
+
+    // APIM.
+    let a = &spec.apim;
+    let service = with_suffix(&a.name);
+    d.name(a.name.loc, "apim.name", names::apim_service(&service));
+    if let Some(l) = &a.location {
+        d.region(l, "apim.location");
+    }
+    let consumption = a.sku.value == "Consumption";
+    if !APIM_SKUS.contains(&a.sku.value.as_str()) {
+        let hint = did_you_mean(&a.sku, APIM_SKUS.iter().copied())
+            .or_else(|| Some(format!("use one of {}", list(APIM_SKUS))));
+        d.err_hint(
+            a.sku.loc,
+            "apim.sku",
+            format!("unknown API Management sku `{}`", a.sku.value),
+            hint,
+        );
+    }
+    let capacity = match &a.capacity {
+        None => u32::from(!consumption),
+        Some(c) if consumption && c.value != 0 => {
+            d.err_hint(
+                c.loc,
+                "apim.capacity",
+                "the Consumption tier has no capacity",
+                Some("use `capacity: 0` or leave it out".into()),
+            );
+            0
+        }
+        Some(c) if !consumption && !(1..=31).contains(&c.value) => {
+            d.err_hint(
+                c.loc,
+                "apim.capacity",
+                format!("{} is out of range", c.value),
+                Some("use 1 to 31 units".into()),
+            );
+            1
+        }
+        Some(c) => c.value,
+    };
+    if !a.publisher_email.contains('@') {
+        d.err_hint(
+            a.publisher_email.loc,
+            "apim.publisher_email",
+            format!("`{}` is not an email address", a.publisher_email.value),
+            Some("APIM sends service notifications there".into()),
+        );
+    }
+    if a.publisher_name.trim().is_empty() {
+        d.err(
+            a.publisher_name.loc,
+            "apim.publisher_name",
+            "must not be empty",
+        );
+    }
+
+    // Pools.
+    let pool_names: Vec<&str> = spec.pools.keys().collect();
+    let mut pools = Vec::new();
+    let mut breaker_of: BTreeMap<String, (Breaker, String)> = BTreeMap::new();
+    for (key, p) in spec.pools.iter() {
+        let path = format!("pools.{}", key.value);
+        d.name(key.loc, &path, names::entity("backend", &key.value, 80));
+        if foundry_names.contains(&key.value.as_str()) {
+            d.err_hint(
+                key.loc,
+                &path,
+                format!("pool `{}` has the name of a foundry", key.value),
+                Some("foundries and pools share APIM's backend names; rename the pool".into()),
+            );
+        }
+        if p.members.is_empty() {
+            d.err_hint(
+                p.members.loc,
+                format!("{path}.members"),
+                "a pool needs at least one member",
+                Some("add `- { foundry: NAME, priority: 1 }`".into()),
+            );
+        }
+        if p.members.len() > MAX_POOL_MEMBERS {
+            d.err_hint(
+                p.members.loc,
+                format!("{path}.members"),
+                format!("{} members is more than Azure allows", p.members.len()),
+                Some(format!(
+                    "a pool takes at most {MAX_POOL_MEMBERS} members; split it"
+                )),
+            );
+        }
+        let mut members = Vec::new();
+        let mut seen_m = BTreeMap::new();
+        for (i, m) in p.members.iter().enumerate() {
+            let mpath = format!("{path}.members[{i}]");
+            let ok = check_foundry(&mut d, &m.foundry, &format!("{mpath}.foundry"));
+            if ok {
+                d.duplicate(
+                    &mut seen_m,
+                    &m.foundry,
+                    &format!("{mpath}.foundry"),
+                    "member",
+                );
+            }
+            let priority = m.priority.as_ref().map_or(Some(1), |v| {
+                d.range(v, &format!("{mpath}.priority"), 0, 100)
+            });
+            let weight = m
+                .weight
+                .as_ref()
+                .map_or(Some(1), |v| d.range(v, &format!("{mpath}.weight"), 0, 100));
+            if let (true, Some(priority), Some(weight)) = (ok, priority, weight) {
+                members.push(Member {
+                    foundry: m.foundry.value.clone(),
+                    priority: priority as u8,
+                    weight: weight as u8,
+                });
+            }
+        }
+        let breaker = p.circuit_breaker.as_ref().and_then(|b| {
+            if consumption {
+                d.err_hint(
+                    b.loc,
+                    format!("{path}.circuit_breaker"),
+                    "the Consumption tier has no circuit breaker",
+                    Some("use another APIM sku or remove `circuit_breaker`".into()),
+                );
+            }
+            breaker(&mut d, b, &format!("{path}.circuit_breaker"))
+        });
+        if let Some(b) = &breaker {
+            for m in &members {
+                match breaker_of.get(&m.foundry) {
+                    Some((other, owner)) if other != b => {
+                        d.err_hint(p.circuit_breaker.as_ref().map(|s| s.loc).unwrap_or_default(), format!("{path}.circuit_breaker"),
+                            format!("foundry `{}` is also in pool `{owner}` with a different circuit breaker", m.foundry),
+                            Some("a foundry's backend has one breaker: give both pools the same `circuit_breaker`".into()));
+                    }
+                    Some(_) => {}
+                    None => {
+                        breaker_of.insert(m.foundry.clone(), (b.clone(), key.value.clone()));
+                    }
+                }
+            }
+        }
+        let affinity = match p.session_affinity.as_ref() {
+            None => None,
+            Some(Sp {
+                value: AffinitySpec::Off,
+                ..
+            }) => None,
+            Some(Sp {
+                value: AffinitySpec::Cookie(c),
+                loc,
+            }) => {
+                let cookie = c.clone().unwrap_or_else(|| DEFAULT_COOKIE.to_string());
+                d.name(
+                    *loc,
+                    format!("{path}.session_affinity.cookie"),
+                    names::cookie(&cookie),
+                );
+                Some(cookie)
+            }
+        };
+        pools.push(Pool {
+            name: key.value.clone(),
+            members,
+            breaker,
+            affinity,
+            derived_for: None,
+        });
+    }
+    for f in &mut foundries {
+        f.breaker = breaker_of.get(&f.name).map(|(b, _)| b.clone());
+    }
+
+    // APIs.
+    let mut apis = Vec::new();
+    let mut seen_paths = BTreeMap::new();
+    if spec.apis.is_empty() {
+        d.err_hint(
+            spec.apis.loc,
+            "apis",
+            "no APIs",
+            Some("declare at least one API under `apis:`".into()),
+        );
+    }
+    let target_names: Vec<&str> = pool_names
+        .iter()
+        .chain(foundry_names.iter())
+        .copied()
+        .collect();
+    let resolve_target = |d: &mut Diags, s: &Sp<String>, path: &str| -> Option<Target> {
+        if pool_names.contains(&s.value.as_str()) {
+            Some(Target::Pool(s.value.clone()))
+        } else if foundry_names.contains(&s.value.as_str()) {
+            Some(Target::Foundry(s.value.clone()))
+        } else {
+            let hint = did_you_mean(&s.value, target_names.iter().copied())
+                .or_else(|| Some(format!("name a pool or a foundry: {}", list(&target_names))));
+            d.err_hint(s.loc, path, format!("unknown backend `{}`", s.value), hint);
+            None
+        }
+    };
+    let mut derived: Vec<Pool> = Vec::new();
+    for (key, api) in spec.apis.iter() {
+        let path = format!("apis.{}", key.value);
+        d.name(key.loc, &path, names::entity("API", &key.value, 80));
+        d.name(
+            api.path.loc,
+            format!("{path}.path"),
+            names::api_path(&api.path),
+        );
+        d.duplicate(
+            &mut seen_paths,
+            &api.path,
+            &format!("{path}.path"),
+            "API path",
+        );
+        let api_type = match api.api_type.as_ref().map(|s| (s.value.as_str(), s.loc)) {
+            None | Some(("azure-openai", _)) => ApiType::AzureOpenAi,
+            Some(("azure-ai", _)) => ApiType::AzureAi,
+            Some(("openai", _)) => ApiType::OpenAi,
+            Some((other, loc)) => {
+                let hint = did_you_mean(other, API_TYPES.iter().copied())
+                    .or_else(|| Some(format!("use one of {}", list(API_TYPES))));
+                d.err_hint(
+                    loc,
+                    format!("{path}.type"),
+                    format!("unknown API type `{other}`"),
+                    hint,
+                );
+                ApiType::AzureOpenAi
+            }
+        };
+        let routing = match (&api.backend, &api.routing) {
+            (Some(b), None) => {
+                if !api.routes.is_empty() || !api.deny.is_empty() {
+                    let loc = if api.routes.is_empty() {
+                        api.deny[0].loc
+                    } else {
+                        api.routes.first_loc()
+                    };
+                    d.err_hint(
+                        loc,
+                        &path,
+                        "`routes` and `deny` only apply with `routing: by-model`",
+                        Some("add `routing: by-model` instead of `backend`, or remove them".into()),
+                    );
+                }
+                resolve_target(&mut d, b, &format!("{path}.backend")).map(Routing::Single)
+            }
+            (None, Some(r)) if r.value == "by-model" => {
+                if deployments.is_empty() {
+                    d.err_hint(
+                        r.loc,
+                        format!("{path}.routing"),
+                        "`routing: by-model` but no models are declared",
+                        Some("declare the models under `models:`".into()),
+                    );
+                }
+                Some(by_model(
+                    &mut d,
+                    &path,
+                    &api.routes,
+                    &api.deny,
+                    &deployments,
+                    &pools,
+                    &mut derived,
+                    &resolve_target,
+                ))
+            }
+            (None, Some(r)) => {
+                d.err_hint(
+                    r.loc,
+                    format!("{path}.routing"),
+                    format!("unknown routing `{}`", r.value),
+                    Some("the only routing is `by-model`".into()),
+                );
+                None
+            }
+            (Some(b), Some(_)) => {
+                d.err_hint(
+                    b.loc,
+                    &path,
+                    "an API has either `backend` or `routing`, not both",
+                    Some("remove one of them".into()),
+                );
+                None
+            }
+            (None, None) => {
+                d.err_hint(
+                    key.loc,
+                    &path,
+                    "an API needs `backend` or `routing: by-model`",
+                    Some("add `backend: POOL_OR_FOUNDRY`".into()),
+                );
+                None
+            }
+        };
+        let Some(routing) = routing else { continue };
+        let members_of = |t: &Target| match t {
+            Target::Foundry(_) => 1,
+            Target::Pool(p) => pools
+                .iter()
+                .chain(derived.iter())
+                .find(|x| &x.name == p)
+                .map_or(1, |x| x.members.len()),
+        };
+        let default_count = match &routing {
+            Routing::Single(t) => members_of(t) - 1,
+            Routing::ByModel { routes, .. } => routes
+                .iter()
+                .map(|r| members_of(&r.target) - 1)
+                .max()
+                .unwrap_or(0),
+        } as u32;
+        let retry = match &api.retry {
+            None => Retry {
+                count: default_count,
+                on: vec![429, 503],
+            },
+            Some(r) => {
+                let count = r
+                    .count
+                    .as_ref()
+                    .map_or(Some(default_count), |c| {
+                        d.range(c, &format!("{path}.retry.count"), 0, 50)
+                    })
+                    .unwrap_or(0);
+                let on = match &r.on {
+                    None => vec![429, 503],
+                    Some(list) => list
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, c)| {
+                            d.range(c, &format!("{path}.retry.on[{i}]"), 400, 599)
+                                .map(|v| v as u16)
+                        })
+                        .collect(),
+                };
+                if on.is_empty() && count > 0 {
+                    d.err_hint(
+                        r.loc,
+                        format!("{path}.retry.on"),
+                        "no status codes to retry on",
+                        Some("e.g. `on: [429, 503]`".into()),
+                    );
+                }
+                Retry { count, on }
+            }
+        };
+        apis.push(Api {
+            name: key.value.clone(),
+            path: api.path.value.clone(),
+            api_type,
+            routing,
+            retry,
+            subscription_required: api.subscription_required.unwrap_or(true),
+        });
+    }
+    for p in derived {
+        if pools.iter().any(|x| x.name == p.name) || foundry_names.contains(&p.name.as_str()) {
+            d.err_hint(
+                spec.pools.first_loc(),
+                format!("pools.{}", p.name),
+                format!(
+                    "gw derives a pool `{}` for model `{}`, and that name is taken",
+                    p.name,
+                    p.derived_for.clone().unwrap_or_default()
+                ),
+                Some(
+                    "rename your pool or foundry, or route the model explicitly under `routes`"
+                        .into(),
+                ),
+            );
+            continue;
+        }
+        pools.push(p);
+    }
+
+    // Subscriptions (after APIs, which they name).
+    let api_names: Vec<&str> = spec.apis.keys().collect();
+    let mut subscriptions = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, s) in a.subscriptions.iter().enumerate() {
+        let path = format!("apim.subscriptions[{i}]");
+        d.duplicate(&mut seen, &s.name, &format!("{path}.name"), "subscription");
+        d.name(
+            s.name.loc,
+            format!("{path}.name"),
+            names::entity("subscription", &s.name, 80),
+        );
+        let api_of = s.api.as_ref().and_then(|n| {
+            if api_names.contains(&n.value.as_str()) {
+                return Some(n.value.clone());
+            }
+            let hint = did_you_mean(n, api_names.iter().copied())
+                .or_else(|| Some(format!("declared APIs: {}", list_str(&api_names))));
+            d.err_hint(
+                n.loc,
+                format!("{path}.api"),
+                format!("unknown API `{}`", n.value),
+                hint,
+            );
+            None
+        });
+        subscriptions.push(Subscription {
+            name: s.name.value.clone(),
+            display_name: s
+                .display_name
+                .as_ref()
+                .map_or_else(|| s.name.value.clone(), |n| n.value.clone()),
+            api: api_of,
+        });
+    }
+
+    if !d.0.is_empty() {
+        let mut v = d.0;
+        v.sort_by_key(|x| (x.loc, x.path.clone()));
+        return Err(v);
+    }
+    Ok(Model {
+        subscription,
+        subscription_known,
+        resource_group: ResourceGroup {
+            name: rg.name.value.clone(),
+            location: rg.location.value.clone(),
+            tags,
+        },
+        suffix,
+        foundries,
+        deployments,
+        apim: Apim {
+            name: a.name.value.clone(),
+            service,
+            location: a
+                .location
+                .as_ref()
+                .map_or_else(|| rg.location.value.clone(), |l| l.value.clone()),
+            sku: a.sku.value.clone(),
+            capacity,
+            publisher_email: a.publisher_email.value.clone(),
+            publisher_name: a.publisher_name.value.clone(),
+            subscriptions,
+        },
+        pools,
+        apis,
+    })
+}
+
+/// Resolves `routing: by-model`: deny patterns, explicit routes (checked to host the model
+/// on every member), single-host models, and pools derived for multi-host models.
+#[allow(clippy::too_many_arguments)]
+fn by_model(
+    d: &mut Diags,
+    path: &str,
+    routes: &NamedMap<Sp<String>>,
+    deny: &[Sp<String>],
+    deployments: &[Deployment],
+    pools: &[Pool],
+    derived: &mut Vec<Pool>,
+    resolve_target: &dyn Fn(&mut Diags, &Sp<String>, &str) -> Option<Target>,
+) -> Routing {
+    let model_names: Vec<&str> = deployments.iter().map(|m| m.name.as_str()).collect();
+    for (i, p) in deny.iter().enumerate() {
+        if p.trim().is_empty() || p.contains(['"', '\\']) {
+            d.err_hint(
+                p.loc,
+                format!("{path}.deny[{i}]"),
+                format!("`{}` is not a model pattern", p.value),
+                Some("use a model name, optionally with `*` wildcards, e.g. `gpt-4o*`".into()),
+            );
+        }
+    }
+    let mut explicit: BTreeMap<&str, Target> = BTreeMap::new();
+    for (model, target) in routes.iter() {
+        let rpath = format!("{path}.routes.{}", model.value);
+        let Some(dep) = deployments.iter().find(|m| m.name == model.value) else {
+            let hint = did_you_mean(model, model_names.iter().copied())
+                .or_else(|| Some(format!("declared models: {}", list_str(&model_names))));
+            d.err_hint(
+                model.loc,
+                rpath,
+                format!("unknown model `{}`", model.value),
+                hint,
+            );
+            continue;
+        };
+        let Some(t) = resolve_target(d, target, &rpath) else {
+            continue;
+        };
+        let members: Vec<String> = match &t {
+            Target::Foundry(f) => vec![f.clone()],
+            Target::Pool(p) => pools
+                .iter()
+                .find(|x| &x.name == p)
+                .map(|x| x.members.iter().map(|m| m.foundry.clone()).collect())
+                .unwrap_or_default(),
+        };
+        let missing: Vec<&String> = members
+            .iter()
+            .filter(|m| !dep.foundries.contains(m))
+            .collect();
+        if !missing.is_empty() {
+            d.err_hint(
+                target.loc,
+                rpath,
+                format!("`{}` does not host model `{}` on {}", target.value, dep.name, missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")),
+                Some(format!("`{}` is deployed on {}; route it to a backend or pool made of those, or add them to the model's `foundries`", dep.name, dep.foundries.join(", "))),
+            );
+            continue;
+        }
+        explicit.insert(model.value.as_str(), t);
+    }
+    let mut out = Vec::new();
+    for dep in deployments {
+        if deny.iter().any(|p| glob_match(p, &dep.name)) {
+            continue; // denied models are answered 403 before any route is looked at
+        }
+        let target = if let Some(t) = explicit.get(dep.name.as_str()) {
+            t.clone()
+        } else if dep.foundries.len() == 1 {
+            Target::Foundry(dep.foundries[0].clone())
+        } else if dep.foundries.is_empty() {
+            continue;
+        } else {
+            let name = derived_pool_name(&dep.name);
+            if !derived.iter().any(|p| p.name == name) {
+                derived.push(Pool {
+                    name: name.clone(),
+                    members: dep
+                        .foundries
+                        .iter()
+                        .map(|f| Member {
+                            foundry: f.clone(),
+                            priority: 1,
+                            weight: 1,
+                        })
+                        .collect(),
+                    breaker: None,
+                    affinity: None,
+                    derived_for: Some(dep.name.clone()),
+                });
+            }
+            Target::Pool(name)
+        };
+        out.push(Route {
+            model: dep.name.clone(),
+            target,
+        });
+    }
+    Routing::ByModel {
+        routes: out,
+        deny: deny.iter().map(|p| p.value.clone()).collect(),
+    }
+}
+
+/// `gpt-4.1` -> `gpt-4-1-pool`: backend ids stay to letters, digits and hyphens.
+pub fn derived_pool_name(model: &str) -> String {
+    let mut s: String = model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    format!("{}-pool", s.trim_matches('-'))
+}
+
+fn breaker(d: &mut Diags, b: &Sp<spec::BreakerSpec>, path: &str) -> Option<Breaker> {
+    let failures = if b.failures.value < 1 {
+        d.err_hint(
+            b.failures.loc,
+            format!("{path}.failures"),
+            format!("{} failures can never trip", b.failures.value),
+            Some("use 1 or more".into()),
+        );
+        None
+    } else {
+        u32::try_from(b.failures.value).ok()
+    };
+    let mut dur = |s: &Sp<spec::Scalar>, field: &str| match duration::parse(&s.value.0) {
+        Ok(0) => {
+            d.err_hint(
+                s.loc,
+                format!("{path}.{field}"),
+                "the duration must be positive",
+                Some("e.g. `30s`, `1m` or `PT1M`".into()),
+            );
+            None
+        }
+        Ok(v) => Some(v),
+        Err(e) => {
+            d.err_hint(
+                s.loc,
+                format!("{path}.{field}"),
+                e,
+                Some("write a duration as `30s`, `1m`, `2h` or ISO 8601 `PT1M`".into()),
+            );
+            None
+        }
+    };
+    let interval = dur(&b.interval, "interval");
+    let trip = dur(&b.trip, "trip");
+    let mut codes = Vec::new();
+    match &b.status_codes {
+        None => codes.push((429, 429)),
+        Some(list) => {
+            if list.len() > 10 {
+                d.err_hint(
+                    list.loc,
+                    format!("{path}.status_codes"),
+                    "more than 10 status code ranges",
+                    Some("Azure takes at most 10; merge them into ranges".into()),
+                );
+            }
+            if list.is_empty() {
+                d.err_hint(
+                    list.loc,
+                    format!("{path}.status_codes"),
+                    "no status codes",
+                    Some("e.g. `[429, 500-599]`".into()),
+                );
+            }
+            for (i, c) in list.iter().enumerate() {
+                match status_range(&c.value.0) {
+                    Some(r) => codes.push(r),
+                    None => d.err_hint(
+                        c.loc,
+                        format!("{path}.status_codes[{i}]"),
+                        format!("`{}` is not a status code or range", c.value.0),
+                        Some("use codes from 200 to 599, e.g. `429` or `500-599`".into()),
+                    ),
+                }
+            }
+        }
+    }
+    Some(Breaker {
+        failures: failures?,
+        interval_secs: interval?,
+        status_codes: codes,
+        trip_secs: trip?,
+        accept_retry_after: b.accept_retry_after.unwrap_or(true),
+    })
+}
+
+fn status_range(s: &str) -> Option<(u16, u16)> {
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+        None => {
+            let v = s.trim().parse().ok()?;
+            (v, v)
+        }
+    };
+    ((200..=599).contains(&lo) && (200..=599).contains(&hi) && lo <= hi).then_some((lo, hi))
+}
+
+/// A stable 5-character suffix from the subscription and resource group: the same inputs
+/// give the same names on every machine and every run.
+pub fn auto_suffix(subscription: &str, resource_group: &str) -> String {
+    let digest = Sha256::digest(format!(
+        "{}/{}",
+        subscription.to_lowercase(),
+        resource_group.to_lowercase()
+    ));
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut n = u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
+    let mut out = String::new();
+    for _ in 0..5 {
+        out.push(ALPHABET[(n % 36) as usize] as char);
+        n /= 36;
+    }
+    out
+}
+
+fn is_guid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
+}
+
+fn list(items: &[&str]) -> String {
+    list_str(items)
+}
+
+fn list_str(items: &[&str]) -> String {
+    let set: BTreeSet<_> = items.iter().collect();
+    set.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

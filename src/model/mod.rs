@@ -1,0 +1,21 @@
+//! Spec -> Model: the validated form of gw.yaml. Everything downstream (render, graph,
+//! plan, apply, serve) reads a `Model`, never the raw spec.
+
+mod build;
+pub mod duration;
+pub mod names;
+pub mod regions;
+mod types;
+
+pub use build::{
+    Context, MAX_POOL_MEMBERS, PLACEHOLDER_SUBSCRIPTION, auto_suffix, build, derived_pool_name,
+};
+pub use types::*;
+
+use crate::diag::{Diagnostic, Source};
+
+/// Reads, parses and validates a spec in one step.
+pub fn load(source: &Source, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
+    let spec = crate::spec::parse(source).map_err(|d| vec![d])?;
+    build(&spec, ctx)
+}

@@ -1,0 +1,215 @@
+//! The validated model: defaults applied, names resolved, every reference checked.
+//! Only a `Model` can be rendered or turned into Azure resources.
+
+use std::collections::BTreeMap;
+
+pub const DEFAULT_COOKIE: &str = "APIM-Backend-Affinity";
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub subscription: String,
+    /// False when no subscription was known and a placeholder was used: names that depend
+    /// on `naming.suffix: auto` are then not the ones Azure will get.
+    pub subscription_known: bool,
+    pub resource_group: ResourceGroup,
+    /// Appended as `-{suffix}` to globally unique names; empty for none.
+    pub suffix: String,
+    pub foundries: Vec<Foundry>,
+    pub deployments: Vec<Deployment>,
+    pub apim: Apim,
+    /// User pools first, in file order, then pools derived for routing.
+    pub pools: Vec<Pool>,
+    pub apis: Vec<Api>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ResourceGroup {
+    pub name: String,
+    pub location: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Foundry {
+    /// Short name: the APIM backend id.
+    pub name: String,
+    /// Account name and custom subdomain: `name` plus the suffix.
+    pub account: String,
+    pub location: String,
+    pub disable_local_auth: bool,
+    /// The breaker of the pools this foundry is a member of (they must agree).
+    pub breaker: Option<Breaker>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub name: String,
+    pub model: String,
+    pub publisher: String,
+    pub version: String,
+    pub sku: String,
+    pub capacity: u32,
+    /// Foundries that host it, in the order of `foundries:`.
+    pub foundries: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Apim {
+    pub name: String,
+    /// Service name: `name` plus the suffix.
+    pub service: String,
+    pub location: String,
+    pub sku: String,
+    pub capacity: u32,
+    pub publisher_email: String,
+    pub publisher_name: String,
+    pub subscriptions: Vec<Subscription>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub name: String,
+    pub display_name: String,
+    /// None: every API.
+    pub api: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub name: String,
+    pub members: Vec<Member>,
+    pub breaker: Option<Breaker>,
+    /// The affinity cookie's name when session affinity is on.
+    pub affinity: Option<String>,
+    /// Derived by gw for a model of a routing API (not written in the spec).
+    pub derived_for: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub foundry: String,
+    pub priority: u8,
+    pub weight: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Breaker {
+    pub failures: u32,
+    pub interval_secs: u64,
+    /// Inclusive ranges.
+    pub status_codes: Vec<(u16, u16)>,
+    pub trip_secs: u64,
+    pub accept_retry_after: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiType {
+    AzureOpenAi,
+    AzureAi,
+    OpenAi,
+}
+
+impl ApiType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ApiType::AzureOpenAi => "azure-openai",
+            ApiType::AzureAi => "azure-ai",
+            ApiType::OpenAi => "openai",
+        }
+    }
+}
+
+/// Where requests go: a foundry's backend or a pool.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Foundry(String),
+    Pool(String),
+}
+
+impl Target {
+    /// The APIM backend id.
+    pub fn backend_id(&self) -> &str {
+        match self {
+            Target::Foundry(n) | Target::Pool(n) => n,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Api {
+    pub name: String,
+    pub path: String,
+    pub api_type: ApiType,
+    pub routing: Routing,
+    pub retry: Retry,
+    pub subscription_required: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Routing {
+    /// Every request goes to one backend or pool.
+    Single(Target),
+    /// Each model goes where it is deployed.
+    ByModel {
+        /// Model (deployment) name -> target, in spec order.
+        routes: Vec<Route>,
+        /// Glob patterns answered with 403.
+        deny: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub model: String,
+    pub target: Target,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// 0 = no retry element (a single backend has nothing to fail over to).
+    pub count: u32,
+    pub on: Vec<u16>,
+}
+
+impl Model {
+    pub fn foundry(&self, name: &str) -> Option<&Foundry> {
+        self.foundries.iter().find(|f| f.name == name)
+    }
+    pub fn pool(&self, name: &str) -> Option<&Pool> {
+        self.pools.iter().find(|p| p.name == name)
+    }
+    /// Foundries behind a target.
+    pub fn target_foundries<'a>(&'a self, t: &'a Target) -> Vec<&'a str> {
+        match t {
+            Target::Foundry(f) => vec![f.as_str()],
+            Target::Pool(p) => self
+                .pool(p)
+                .map(|p| p.members.iter().map(|m| m.foundry.as_str()).collect())
+                .unwrap_or_default(),
+        }
+    }
+    /// Every target an API can send to, sorted and unique.
+    pub fn api_targets<'a>(&self, api: &'a Api) -> Vec<&'a Target> {
+        let mut v: Vec<&Target> = match &api.routing {
+            Routing::Single(t) => vec![t],
+            Routing::ByModel { routes, .. } => routes.iter().map(|r| &r.target).collect(),
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// Does `pattern` (with `*` wildcards) match `name`? Case-insensitive, as deployment names are.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some((c, rest)) => n
+                .split_first()
+                .is_some_and(|(d, nrest)| c.eq_ignore_ascii_case(d) && go(rest, nrest)),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}

@@ -1,0 +1,129 @@
+//! Graph -> ARM deployment template (`main.json`), built from serde values, not text.
+//! Resource-group scope: `az deployment group create` deploys it into an existing group.
+
+use crate::graph::refs::{self, Ref};
+use crate::graph::{Graph, Kind, Resource};
+use serde_json::{Map, Value, json};
+
+/// `[resourceId(...)]` without brackets, for the resource at `address`.
+fn resource_id_expr(graph: &Graph, address: &str) -> String {
+    let Some(r) = graph.get(address) else {
+        return format!("'{address}'");
+    };
+    resource_id_of(r)
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The segments of a nested name after the provider: `service/x/backends/y` -> [x, y].
+fn name_segments(r: &Resource) -> Vec<String> {
+    let path =
+        r.id.rsplit_once("/providers/")
+            .map(|(_, p)| p)
+            .unwrap_or(&r.id);
+    // provider namespace, then alternating type/name
+    path.split('/')
+        .skip(1)
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+fn resource_id_of(r: &Resource) -> String {
+    let args: Vec<String> = name_segments(r).iter().map(|s| quote(s)).collect();
+    if r.kind == Kind::RoleAssignment {
+        let scope =
+            r.id.split("/providers/Microsoft.Authorization/")
+                .next()
+                .unwrap_or_default();
+        let account = scope.rsplit('/').next().unwrap_or_default();
+        return format!(
+            "extensionResourceId(resourceId('Microsoft.CognitiveServices/accounts', {}), 'Microsoft.Authorization/roleAssignments', {})",
+            quote(account),
+            quote(&r.name)
+        );
+    }
+    format!("resourceId({}, {})", quote(r.arm_type()), args.join(", "))
+}
+
+/// Literal strings that start with `[` would be read as expressions: ARM escapes them as `[[`.
+fn literal(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with('[') => Value::String(format!("[{s}")),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), literal(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(literal).collect()),
+        _ => v.clone(),
+    }
+}
+
+fn with_refs(graph: &Graph, body: &Value) -> Value {
+    let escaped = literal(body);
+    refs::resolve(&escaped, &|r| {
+        Some(Value::String(match r {
+            Ref::Id { of } => format!("[{}]", resource_id_expr(graph, of)),
+            Ref::Output { of, path, append } => {
+                let api = graph.get(of).map(|r| r.api_version()).unwrap_or_default();
+                let expr = format!(
+                    "reference({}, '{api}', 'full').{path}",
+                    resource_id_expr(graph, of)
+                );
+                if append.is_empty() {
+                    format!("[{expr}]")
+                } else {
+                    format!("[concat({expr}, {})]", quote(append))
+                }
+            }
+        }))
+    })
+}
+
+pub fn render(graph: &Graph, header: &str) -> Value {
+    let mut resources = Vec::new();
+    for r in graph
+        .resources
+        .iter()
+        .filter(|r| r.kind != Kind::ResourceGroup)
+    {
+        let mut o = Map::new();
+        o.insert("type".into(), json!(r.arm_type()));
+        o.insert("apiVersion".into(), json!(r.api_version()));
+        if r.kind == Kind::RoleAssignment {
+            let scope =
+                r.id.split("/providers/Microsoft.Authorization/")
+                    .next()
+                    .unwrap_or_default();
+            let account = scope.rsplit('/').next().unwrap_or_default();
+            o.insert(
+                "scope".into(),
+                json!(format!("Microsoft.CognitiveServices/accounts/{account}")),
+            );
+            o.insert("name".into(), json!(r.name));
+        } else {
+            o.insert("name".into(), json!(name_segments(r).join("/")));
+        }
+        if let Value::Object(body) = with_refs(graph, &r.body) {
+            for (k, v) in body {
+                o.insert(k, v);
+            }
+        }
+        let deps: Vec<Value> = r
+            .depends_on
+            .iter()
+            .filter(|d| *d != "resource_group")
+            .map(|d| json!(format!("[{}]", resource_id_expr(graph, d))))
+            .collect();
+        if !deps.is_empty() {
+            o.insert("dependsOn".into(), Value::Array(deps));
+        }
+        resources.push(Value::Object(o));
+    }
+    json!({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "metadata": { "_generator": { "name": "gw", "version": env!("CARGO_PKG_VERSION") }, "description": header },
+        "resources": resources,
+    })
+}

@@ -1,0 +1,209 @@
+//! Graph -> `main.bicep` (template `templates/main.bicep.j2`). Same resources, names and
+//! api-versions as the graph; references become symbolic (`apim.identity.principalId`), so
+//! Bicep derives the same dependencies.
+
+use crate::graph::refs::{self, Ref};
+use crate::graph::{Graph, Kind, Resource};
+use minijinja::{Environment, context, syntax::SyntaxConfig};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+const TEMPLATE: &str = include_str!("../../templates/main.bicep.j2");
+
+/// The Bicep symbol of a resource: its address with non-identifier characters as `_`.
+pub fn symbol(address: &str) -> String {
+    let mut s: String = address
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// A Bicep string literal: `'`, `\` and `${` escaped, newlines as `\n`.
+pub fn string(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' => out.push_str("\\$"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !k.starts_with(|c: char| c.is_ascii_digit())
+    {
+        k.to_string()
+    } else {
+        string(k)
+    }
+}
+
+/// Writes a JSON value as Bicep, references as symbolic expressions.
+fn value(v: &Value, indent: usize, out: &mut String) {
+    if let Some(r) = refs::parse(v) {
+        match r {
+            Ref::Id { of } => out.push_str(&format!("{}.id", symbol(&of))),
+            Ref::Output { of, path, append } => {
+                let expr = format!("{}.{}", symbol(&of), path);
+                if append.is_empty() {
+                    out.push_str(&expr);
+                } else {
+                    let _ = write!(
+                        out,
+                        "'${{{expr}}}{}'",
+                        &string(&append)[1..string(&append).len() - 1]
+                    );
+                }
+            }
+        }
+        return;
+    }
+    let pad = "  ".repeat(indent + 1);
+    let end = "  ".repeat(indent);
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(&string(s)),
+        Value::Array(a) if a.is_empty() => out.push_str("[]"),
+        Value::Array(a) => {
+            out.push_str("[\n");
+            for x in a {
+                out.push_str(&pad);
+                value(x, indent + 1, out);
+                out.push('\n');
+            }
+            out.push_str(&end);
+            out.push(']');
+        }
+        Value::Object(o) if o.is_empty() => out.push_str("{}"),
+        Value::Object(o) => {
+            out.push_str("{\n");
+            for (k, x) in o {
+                let _ = write!(out, "{pad}{}: ", key(k));
+                value(x, indent + 1, out);
+                out.push('\n');
+            }
+            out.push_str(&end);
+            out.push('}');
+        }
+    }
+}
+
+fn parent_address(graph: &Graph, r: &Resource) -> Option<String> {
+    let parent_id = r.id.rsplitn(3, '/').nth(2)?;
+    graph
+        .resources
+        .iter()
+        .find(|p| p.id == parent_id && p.kind != Kind::ResourceGroup)
+        .map(|p| p.address.clone())
+}
+
+pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
+    let rg = graph.get("resource_group");
+    let mut resources = Vec::new();
+    for r in graph
+        .resources
+        .iter()
+        .filter(|r| r.kind != Kind::ResourceGroup)
+    {
+        let (parent, scope) = if r.kind == Kind::RoleAssignment {
+            (
+                None,
+                r.depends_on
+                    .iter()
+                    .find(|d| d.starts_with("foundries."))
+                    .map(|d| symbol(d)),
+            )
+        } else {
+            (parent_address(graph, r).map(|p| symbol(&p)), None)
+        };
+        let mut props = Vec::new();
+        if let Value::Object(o) = &r.body {
+            for (k, v) in o {
+                let mut text = String::new();
+                if r.kind == Kind::Policy && k == "properties" {
+                    // The XML lives next to the template, identical to what gw sends.
+                    let api = r
+                        .address
+                        .trim_start_matches("apis.")
+                        .trim_end_matches(".policy");
+                    text = format!(
+                        "{{\n    format: 'rawxml'\n    value: loadTextContent('policies/{api}.xml')\n  }}"
+                    );
+                } else {
+                    value(v, 1, &mut text);
+                }
+                props.push(context! { key => key(k), value => text });
+            }
+        }
+        // Dependencies Bicep cannot see from parent/scope/references.
+        let mut seen = Vec::new();
+        refs::collect(&r.body, &mut seen);
+        let implicit: Vec<String> = seen
+            .iter()
+            .map(|x| match x {
+                Ref::Id { of } | Ref::Output { of, .. } => of.clone(),
+            })
+            .collect();
+        let parent_addr = parent_address(graph, r);
+        let depends_on: Vec<String> = r
+            .depends_on
+            .iter()
+            .filter(|d| {
+                *d != "resource_group" && Some(*d) != parent_addr.as_ref() && !implicit.contains(d)
+            })
+            .filter(|d| !(r.kind == Kind::RoleAssignment && d.starts_with("foundries.")))
+            .map(|d| symbol(d))
+            .collect();
+        resources.push(context! {
+            address => r.address,
+            label => r.kind.label(),
+            symbol => symbol(&r.address),
+            type => r.arm_type(),
+            api_version => r.api_version(),
+            parent,
+            scope,
+            name => string(&r.name),
+            props,
+            depends_on,
+        });
+    }
+    let mut env = Environment::new();
+    let syntax = SyntaxConfig::builder()
+        .block_delimiters("[%", "%]")
+        .variable_delimiters("[[", "]]")
+        .comment_delimiters("[#", "#]")
+        .build()
+        .expect("static delimiters are valid");
+    env.set_syntax(syntax);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_keep_trailing_newline(true);
+    env.add_template("main.bicep", TEMPLATE)
+        .expect("the Bicep template parses");
+    let ctx = context! {
+        spec_name,
+        header,
+        resource_group => rg.map(|r| r.name.clone()).unwrap_or_default(),
+        location => rg.and_then(|r| r.body.get("location")).and_then(Value::as_str).unwrap_or_default(),
+        resources,
+        apim_symbol => symbol("apim"),
+    };
+    env.get_template("main.bicep")
+        .and_then(|t| t.render(ctx))
+        .expect("the Bicep template renders with a complete context")
+}

@@ -1,0 +1,195 @@
+//! The raw shape of gw.yaml, as written (`../design/spec.md`). Nothing here is validated
+//! beyond its YAML types: the `model` module turns a `Spec` into a checked `Model`.
+//! Every field keeps its location (`Sp`) so validation errors can point at it.
+
+use super::map::NamedMap;
+use super::scalar::{AffinitySpec, Scalar};
+use super::spanned::Sp;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// An AI gateway on Azure API Management in front of Azure AI Foundry model deployments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "gw.yaml")]
+pub struct Spec {
+    /// Format version of this file; only `1` exists.
+    pub version: Sp<u32>,
+    /// Azure subscription id. Else `--subscription`, `AZURE_SUBSCRIPTION_ID`, then `az account show`.
+    #[serde(default)]
+    pub subscription: Option<Sp<String>>,
+    pub resource_group: ResourceGroupSpec,
+    #[serde(default)]
+    pub naming: Option<NamingSpec>,
+    /// Azure AI Foundry resources (Cognitive Services accounts of kind AIServices).
+    pub foundries: Sp<Vec<FoundrySpec>>,
+    /// Model deployments.
+    #[serde(default)]
+    pub models: Vec<ModelSpec>,
+    pub apim: ApimSpec,
+    /// APIM backend pools, by name.
+    #[serde(default)]
+    pub pools: NamedMap<PoolSpec>,
+    /// APIs the gateway exposes, by name.
+    pub apis: Sp<NamedMap<ApiSpec>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceGroupSpec {
+    pub name: Sp<String>,
+    /// An Azure region name, e.g. `eastus`.
+    pub location: Sp<String>,
+    /// Tags applied to every resource gw creates that takes tags.
+    #[serde(default)]
+    pub tags: NamedMap<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamingSpec {
+    /// `auto` (default): a stable hash of subscription id and resource group name; a literal
+    /// string; or `""` for none. Appended as `-SUFFIX` to globally unique names.
+    #[serde(default)]
+    pub suffix: Option<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FoundrySpec {
+    /// Short name; the account is NAME-SUFFIX and the APIM backend is NAME.
+    pub name: Sp<String>,
+    /// An Azure region name.
+    pub location: Sp<String>,
+    /// Default true: the gateway authenticates with its managed identity, never a key.
+    #[serde(default)]
+    pub disable_local_auth: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Deployment name (what clients put in the URL or in the body's `model`).
+    pub name: Sp<String>,
+    /// Model name; defaults to `name`.
+    #[serde(default)]
+    pub model: Option<Sp<String>>,
+    /// Model format: OpenAI, DeepSeek, Microsoft, ...
+    pub publisher: Sp<String>,
+    pub version: Sp<Scalar>,
+    /// Standard, GlobalStandard, DataZoneStandard, ProvisionedManaged, ...
+    pub sku: Sp<String>,
+    /// Thousands of tokens per minute (or PTU for provisioned).
+    pub capacity: Sp<u32>,
+    /// Foundries that host it; default every foundry.
+    #[serde(default)]
+    pub foundries: Option<Sp<Vec<Sp<String>>>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApimSpec {
+    /// Service name; the service is NAME-SUFFIX.
+    pub name: Sp<String>,
+    /// Region; default the resource group's.
+    #[serde(default)]
+    pub location: Option<Sp<String>>,
+    /// Developer, Basic, Standard, Premium, BasicV2, StandardV2, PremiumV2, Consumption.
+    pub sku: Sp<String>,
+    #[serde(default)]
+    pub capacity: Option<Sp<u32>>,
+    pub publisher_email: Sp<String>,
+    pub publisher_name: Sp<String>,
+    /// APIM subscriptions (keys).
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionSpec>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionSpec {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub display_name: Option<Sp<String>>,
+    /// The one API the key opens; default every API of the service.
+    #[serde(default)]
+    pub api: Option<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    pub members: Sp<Vec<MemberSpec>>,
+    /// Applied to every member's backend.
+    #[serde(default)]
+    pub circuit_breaker: Option<Sp<BreakerSpec>>,
+    #[serde(default)]
+    pub session_affinity: Option<Sp<AffinitySpec>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    pub foundry: Sp<String>,
+    /// 0-100, lower is preferred; default 1.
+    #[serde(default)]
+    pub priority: Option<Sp<i64>>,
+    /// 0-100, share of traffic within the priority group; default 1.
+    #[serde(default)]
+    pub weight: Option<Sp<i64>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// Trips after this many matching failures ...
+    pub failures: Sp<i64>,
+    /// ... within this window (`30s`, `1m`, `PT1M`).
+    pub interval: Sp<Scalar>,
+    /// Status codes that count as failures: numbers or ranges (`500-599`). Default [429].
+    #[serde(default)]
+    pub status_codes: Option<Sp<Vec<Sp<Scalar>>>>,
+    /// How long a tripped backend stays out of the pool.
+    pub trip: Sp<Scalar>,
+    /// Honour the backend's Retry-After instead of `trip`. Default true.
+    #[serde(default)]
+    pub accept_retry_after: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSpec {
+    /// The API is served at {gateway}/PATH/openai/...
+    pub path: Sp<String>,
+    /// azure-openai (default) | azure-ai | openai.
+    #[serde(rename = "type", default)]
+    pub api_type: Option<Sp<String>>,
+    /// A pool or a foundry: every request goes there.
+    #[serde(default)]
+    pub backend: Option<Sp<String>>,
+    /// `by-model`: route each model to where it is deployed.
+    #[serde(default)]
+    pub routing: Option<Sp<String>>,
+    /// Overrides for `routing: by-model`: model -> pool or foundry.
+    #[serde(default)]
+    pub routes: NamedMap<Sp<String>>,
+    /// Model name patterns (`*` wildcard) answered with 403.
+    #[serde(default)]
+    pub deny: Vec<Sp<String>>,
+    #[serde(default)]
+    pub retry: Option<Sp<RetrySpec>>,
+    /// Require an APIM subscription key (header or query `api-key`). Default true.
+    #[serde(default)]
+    pub subscription_required: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Default: members - 1.
+    #[serde(default)]
+    pub count: Option<Sp<i64>>,
+    /// Default [429, 503].
+    #[serde(default)]
+    pub on: Option<Sp<Vec<Sp<i64>>>>,
+}
