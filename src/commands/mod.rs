@@ -57,3 +57,13 @@ pub fn load_model(source: &Source, ctx: &Context) -> Result<Model, ExitCode> {
         ExitCode::FAILURE
     })
 }
+
+/// Writes data to stdout. A closed pipe (`gw schema | head`) is not an error.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}

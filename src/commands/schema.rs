@@ -3,9 +3,7 @@
 use std::process::ExitCode;
 
 pub fn run() -> anyhow::Result<ExitCode> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&crate::spec::json_schema())?
-    );
+    let text = serde_json::to_string_pretty(&crate::spec::json_schema())?;
+    super::print_stdout(&format!("{text}\n"))?;
     Ok(ExitCode::SUCCESS)
 }
