@@ -75,4 +75,7 @@ pub struct RenderArgs {
     /// Folder to write into (created if missing).
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write requests.jsonl: the ARM PUTs apply sends to an empty resource group.
+    #[arg(long)]
+    pub requests: bool,
 }

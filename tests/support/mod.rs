@@ -1,0 +1,5 @@
+//! Shared test support: running the gw binary.
+
+#![allow(dead_code)]
+
+pub mod cli;
