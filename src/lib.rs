@@ -36,3 +36,5 @@ where
         }
     }
 }
+pub mod plan;
+pub mod report;
