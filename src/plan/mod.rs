@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod diff;
+pub mod read;
 pub mod types;
 pub mod view;
 

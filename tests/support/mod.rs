@@ -1,4 +1,4 @@
-//! Shared test support: running the gw binary.
+//! Test helpers shared by the integration tests: running the gw binary.
 
 #![allow(dead_code)]
 
