@@ -3,6 +3,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub use crate::arm::AuthMethod;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gw",
@@ -25,8 +27,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub subscription: Option<String>,
     /// How to get Azure credentials.
-    #[arg(long, global = true, value_enum, default_value_t = AuthArg::Auto)]
-    pub auth: AuthArg,
+    #[arg(long, global = true, value_enum, default_value_t = AuthMethod::Auto)]
+    pub auth: AuthMethod,
     /// Azure Resource Manager endpoint [env: GW_ARM_ENDPOINT] (default https://management.azure.com).
     #[arg(long, global = true)]
     pub arm_endpoint: Option<String>,
@@ -50,16 +52,6 @@ pub enum Output {
     Json,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AuthArg {
-    Auto,
-    Cli,
-    WorkloadIdentity,
-    ClientSecret,
-    ManagedIdentity,
-    AzurePipelines,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and check the spec; print every problem with file:line:column.
@@ -70,6 +62,24 @@ pub enum Command {
     Schema,
     /// Read what is live, diff it against the spec, and show what apply would change.
     Plan(PlanArgs),
+    /// Make Azure match the spec (or apply a plan saved with `gw plan --out`).
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `gw plan --out`; refused if what it read has changed since.
+    #[arg(value_name = "PLAN.json")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask; required when not on a terminal (CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Purge soft-deleted accounts or APIM services that hold a spec name instead of restoring them.
+    #[arg(long)]
+    pub purge_soft_deleted: bool,
+    /// Print subscription keys in full (default: masked, `****abcd`).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Args)]

@@ -67,3 +67,7 @@ pub const AZURESUBSCRIPTION_CLIENT_ID: &str = "AZURESUBSCRIPTION_CLIENT_ID";
 
 /// The tenant id of the service connection's principal (the AzureCLI@2 task sets it).
 pub const AZURESUBSCRIPTION_TENANT_ID: &str = "AZURESUBSCRIPTION_TENANT_ID";
+
+/// Seconds apply keeps retrying a role assignment while the new APIM identity replicates
+/// in Entra ID (`PrincipalNotFound`); default 300.
+pub const GW_PRINCIPAL_WAIT: &str = "GW_PRINCIPAL_WAIT";

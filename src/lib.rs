@@ -36,5 +36,6 @@ where
         }
     }
 }
+pub mod apply;
 pub mod plan;
 pub mod report;

@@ -1,6 +1,8 @@
 //! One file per command: each reads the parsed arguments, runs the engine, and draws the
 //! result. Only this layer prints.
 
+mod apply;
+mod connect;
 mod plan;
 mod render;
 mod schema;
@@ -17,6 +19,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Render(a) => render::run(&cli.global, a),
         Command::Schema => schema::run(),
         Command::Plan(a) => plan::run(&cli.global, a),
+        Command::Apply(a) => apply::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -1,36 +1,57 @@
 //! `gw plan`
 
+use super::connect;
 use crate::cli::{Global, Output, PlanArgs};
 use crate::plan::{self, LiveState, Options, view};
 use std::process::ExitCode;
 
 pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     let source = super::read_source(g)?;
-    let ctx = super::offline_context(g);
-    let model = match super::load_model(&source, &ctx) {
-        Ok(m) => m,
-        Err(code) => return Ok(code),
-    };
-    let graph = crate::graph::build(&model);
     let opts = Options {
         purge_soft_deleted: a.purge_soft_deleted,
     };
-    let live = if a.offline {
+    let (model, live) = if a.offline {
+        let model = match super::load_model(&source, &super::offline_context(g)) {
+            Ok(m) => m,
+            Err(code) => return Ok(code),
+        };
         if !model.subscription_known {
             eprintln!(
                 "note: no subscription given: names that use `naming.suffix: auto` are computed for a placeholder subscription"
             );
         }
-        LiveState::default()
+        (model, LiveState::default())
     } else {
-        anyhow::bail!("reading live state needs the ARM client; use --offline for now");
+        let client = connect::client(g)?;
+        let rt = connect::runtime()?;
+        let reporter = connect::reporter();
+        let loaded = rt.block_on(async {
+            let model = match connect::load_online(g, &source).await {
+                Ok(m) => m,
+                Err(code) => return Ok(Err(code)),
+            };
+            let graph = crate::graph::build(&model);
+            plan::read::read(&client, &graph, reporter.as_ref())
+                .await
+                .map(|live| Ok((model, live)))
+        });
+        match loaded {
+            Ok(Ok(x)) => x,
+            Ok(Err(code)) => return Ok(code),
+            Err(e) => {
+                connect::print_arm_error("could not read the live state", &e);
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     };
-    let plan = plan::assemble(&model, &graph, &source.text, &live, opts);
+    let graph = crate::graph::build(&model);
+    let mut plan = plan::assemble(&model, &graph, &source.text, &live, opts);
     show(g, &plan)?;
     if let Some(path) = &a.out {
+        plan.read = plan::read::stamps(&graph, &live);
         fs_err::write(path, format!("{}\n", serde_json::to_string_pretty(&plan)?))?;
         eprintln!(
-            "Saved the plan to {}. Apply it with: gw apply {}",
+            "Saved the plan to {}. Apply exactly this plan with: gw apply {}",
             path.display(),
             path.display()
         );

@@ -1,7 +1,10 @@
 //! The kinds of Azure resource gw manages, with their ARM type and api-version
 //! (`../design/azure.md`).
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Kind {
     ResourceGroup,
     Account,

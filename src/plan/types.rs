@@ -56,7 +56,7 @@ pub struct Change {
     /// Why, when the action alone does not say (e.g. "no longer in the spec").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<Kind>,
 }
 

@@ -1,0 +1,75 @@
+//! The edge to Azure for commands that read or write it: the ARM client, the credential, the
+//! subscription, and the progress reporter that fits where output goes.
+
+use crate::arm::{ArmClient, ArmConfig, AuthOptions, TokenSource};
+use crate::cli::Global;
+use crate::diag::Source;
+use crate::model::{Context, Model};
+use crate::report::{Plain, Reporter, Terminal};
+use std::process::ExitCode;
+
+/// A runtime for the async engine; commands stay synchronous at the top.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn client(g: &Global) -> anyhow::Result<ArmClient> {
+    let mut config = ArmConfig::from_env()?;
+    if let Some(e) = &g.arm_endpoint {
+        config = config.with_endpoint(e)?;
+    }
+    config.parallelism = usize::from(g.parallelism);
+    let tokens = TokenSource::new(&AuthOptions::from_env(g.auth))?;
+    Ok(ArmClient::new(config, tokens)?)
+}
+
+/// Loads the model with the subscription resolved in the documented order: the spec,
+/// `--subscription`, AZURE_SUBSCRIPTION_ID, then `az account show`.
+pub async fn load_online(g: &Global, source: &Source) -> Result<Model, ExitCode> {
+    let ctx = super::offline_context(g);
+    let model = super::load_model(source, &ctx)?;
+    if model.subscription_known {
+        return Ok(model);
+    }
+    match crate::arm::default_subscription().await {
+        Ok(sub) => super::load_model(
+            source,
+            &Context {
+                subscription: Some(sub),
+            },
+        ),
+        Err(e) => {
+            eprintln!(
+                "error: no subscription: the spec, --subscription and AZURE_SUBSCRIPTION_ID name none, and `az account show` failed: {e}"
+            );
+            eprintln!(
+                "hint: {}",
+                e.hint().unwrap_or_else(|| {
+                    "add `subscription:` to the spec or pass --subscription".into()
+                })
+            );
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Spinners on an interactive terminal; plain lines in CI and pipes.
+pub fn reporter() -> Box<dyn Reporter> {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() && crate::env::var(crate::env::CI).is_none() {
+        Box::new(Terminal::default())
+    } else {
+        Box::new(Plain::default())
+    }
+}
+
+/// Prints an engine error the house way: what failed, the cause, then the fix.
+pub fn print_arm_error(what: &str, e: &crate::arm::ArmError) {
+    eprintln!("error: {what}");
+    eprintln!("  caused by: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+}
