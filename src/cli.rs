@@ -64,6 +64,42 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make Azure match the spec (or apply a plan saved with `gw plan --out`).
     Apply(ApplyArgs),
+    /// Turn cookie session affinity on or off on a deployed pool, or show it.
+    #[command(subcommand)]
+    Affinity(AffinityCommand),
+    /// Delete what the spec manages (and with --purge, the soft-deleted records).
+    Destroy(DestroyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AffinityCommand {
+    /// Turn affinity on: the pool sets a cookie and sends each client back to its backend.
+    Enable {
+        #[arg(long)]
+        pool: String,
+        #[arg(long, default_value = crate::model::DEFAULT_COOKIE)]
+        cookie: String,
+    },
+    /// Turn affinity off.
+    Disable {
+        #[arg(long)]
+        pool: String,
+    },
+    /// Show each pool's members and affinity.
+    Status {
+        #[arg(long)]
+        pool: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask; required when not on a terminal (CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Then purge the soft-deleted Foundry accounts and APIM service, so their names are free at once.
+    #[arg(long)]
+    pub purge: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,8 @@ where
         }
     }
 }
+pub mod affinity;
 pub mod apply;
+pub mod destroy;
 pub mod plan;
 pub mod report;

@@ -30,6 +30,7 @@ pub enum Status {
     Updated,
     Deleted,
     Restored,
+    Purged,
     Failed,
     Skipped,
 }
@@ -42,7 +43,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn from(e: &ArmError) -> Self {
+    pub fn from(e: &ArmError) -> Self {
         Failure {
             code: e.code().map(str::to_string),
             message: e.to_string(),

@@ -1,8 +1,10 @@
 //! One file per command: each reads the parsed arguments, runs the engine, and draws the
 //! result. Only this layer prints.
 
+mod affinity;
 mod apply;
 mod connect;
+mod destroy;
 mod plan;
 mod render;
 mod schema;
@@ -20,6 +22,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schema => schema::run(),
         Command::Plan(a) => plan::run(&cli.global, a),
         Command::Apply(a) => apply::run(&cli.global, a),
+        Command::Affinity(a) => affinity::run(&cli.global, a),
+        Command::Destroy(a) => destroy::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,
