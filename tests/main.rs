@@ -1,3 +1,5 @@
-//! The one integration-test binary.
+//! The one integration-test binary (see Cargo.toml: autotests = false).
 
 mod support;
+
+mod arm_client;
