@@ -276,6 +276,12 @@ async fn lists_follow_next_link() {
     let names: Vec<&str> = items.iter().filter_map(|i| i["name"].as_str()).collect();
     assert_eq!(names, ["b0", "b1", "b2", "b3", "b4"]);
     assert_eq!(emu.count("GET", "/backends"), 3, "pages of 2");
+    let journal = emu.jsonl();
+    assert!(
+        journal.contains(r#""nextLink":"/subscriptions/"#),
+        "{journal}"
+    );
+    assert!(!journal.contains(emu.url()));
 
     let groups = c
         .list(
@@ -582,4 +588,24 @@ async fn the_cli_token_is_fetched_once_and_shared() {
             .unwrap(),
         FAKE_SUBSCRIPTION
     );
+}
+
+#[tokio::test]
+async fn the_emulator_requires_a_token_and_an_api_version() {
+    let emu = Emulator::start();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("{}{}", emu.url(), rg());
+    let no_token = http
+        .get(format!("{url}?api-version={RG_API}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 401);
+    let body: Value = no_token.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "AuthenticationFailed");
+    let no_version = http.get(&url).bearer_auth(FAKE_TOKEN).send().await.unwrap();
+    assert_eq!(no_version.status(), 400);
+    let body: Value = no_version.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "MissingApiVersionParameter");
+    assert!(!emu.jsonl().contains(FAKE_TOKEN));
 }

@@ -1,5 +1,6 @@
 //! The request journal: what the client sent and what it got, secrets redacted on the way in
-//! (the Authorization header is never stored; key fields become `***`).
+//! (the Authorization header is never stored; key fields become `***`), and without the
+//! emulator's origin, so a journal is the same on every run.
 
 use std::time::Instant;
 
@@ -54,6 +55,20 @@ pub fn redact(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// Drops the emulator's origin from links (`nextLink`), whose port differs between runs.
+pub fn strip_origin(value: &mut Value, origin: &str) {
+    match value {
+        Value::String(s) => {
+            if let Some(rest) = s.strip_prefix(origin) {
+                *s = rest.to_string();
+            }
+        }
+        Value::Object(map) => map.values_mut().for_each(|v| strip_origin(v, origin)),
+        Value::Array(items) => items.iter_mut().for_each(|v| strip_origin(v, origin)),
         _ => {}
     }
 }

@@ -13,7 +13,7 @@ use hyper::{Request, Response};
 use serde_json::Value;
 
 use super::faults::{Fault, FaultAction};
-use super::journal::{Entry, redact};
+use super::journal::{Entry, redact, strip_origin};
 use super::store::{Reply, Req, State, query_value};
 
 /// Everything behind the emulator's lock.
@@ -149,6 +149,7 @@ async fn handle(
     }
     if let Some(b) = entry.response_body.as_mut() {
         redact(b);
+        strip_origin(b, &shared.state.base_url);
     }
     shared.journal.push(entry);
     let Some(mut reply) = reply else {
