@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// Reading live state: `done` of `total` reads finished.
+    /// Reading live state: `done` of `total` reads finished (`total` grows as parents are found).
     Read { done: usize, total: usize },
+    /// Every read is done.
+    ReadFinished { total: usize },
     /// A resource's write started (`verb`: creating, updating, deleting, restoring, purging).
     Started { address: String, verb: &'static str },
     /// Still waiting on a long-running operation.
@@ -44,14 +46,12 @@ impl Reporter for Silent {
 /// is printed once at the end, not per read.
 pub struct Plain {
     started: Instant,
-    last_read: Mutex<Option<(usize, usize)>>,
 }
 
 impl Default for Plain {
     fn default() -> Self {
         Plain {
             started: Instant::now(),
-            last_read: Mutex::new(None),
         }
     }
 }
@@ -68,16 +68,12 @@ pub fn elapsed_text(d: Duration) -> String {
 impl Reporter for Plain {
     fn event(&self, e: Event) {
         match e {
-            Event::Read { done, total } => {
-                if done == total {
-                    eprintln!(
-                        "read {total} resources from Azure ({})",
-                        elapsed_text(self.started.elapsed())
-                    );
-                }
-                if let Ok(mut l) = self.last_read.lock() {
-                    *l = Some((done, total));
-                }
+            Event::Read { .. } => {}
+            Event::ReadFinished { total } => {
+                eprintln!(
+                    "read Azure in {total} requests ({})",
+                    elapsed_text(self.started.elapsed())
+                );
             }
             Event::Started { address, verb } => eprintln!("{address}: {verb}"),
             Event::Waiting {
@@ -140,7 +136,11 @@ impl Reporter for Terminal {
                 });
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
-                if done == total {
+            }
+            Event::ReadFinished { .. } => {
+                if let Ok(mut r) = self.read.lock()
+                    && let Some(bar) = r.take()
+                {
                     bar.finish_and_clear();
                 }
             }

@@ -2,5 +2,8 @@
 
 mod support;
 
+mod apply;
+mod arm_client;
+mod plan;
 mod render;
 mod validate;

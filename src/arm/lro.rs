@@ -46,14 +46,17 @@ pub fn start<E>(
     initial: Initial<'_>,
     resolve: impl Fn(&str) -> Result<Url, E>,
 ) -> Result<Option<Watch>, E> {
-    // ARM's guidance: Azure-AsyncOperation wins when both are present.
-    if matches!(initial.status, 201 | 202) {
-        if let Some(u) = initial.azure_async_operation {
-            return Ok(Some(Watch::AsyncOperation(resolve(u)?)));
-        }
-        if let Some(u) = initial.location {
-            return Ok(Some(Watch::Location(resolve(u)?)));
-        }
+    // ARM's guidance: Azure-AsyncOperation wins when both are present, and an update may
+    // carry it on a 200. A Location on a 200 is not an operation.
+    if let Some(u) = initial.azure_async_operation
+        && (200..=202).contains(&initial.status)
+    {
+        return Ok(Some(Watch::AsyncOperation(resolve(u)?)));
+    }
+    if matches!(initial.status, 201 | 202)
+        && let Some(u) = initial.location
+    {
+        return Ok(Some(Watch::Location(resolve(u)?)));
     }
     if matches!(initial.status, 200 | 201)
         && let Some(state) = initial.body.and_then(provisioning_state)
@@ -177,9 +180,13 @@ mod tests {
             None
         );
         assert_eq!(
-            start(initial(200, Some("/x"), None, None), resolve).unwrap(),
+            start(initial(200, None, Some("/x"), None), resolve).unwrap(),
             None
         );
+        assert!(matches!(
+            start(initial(200, Some("/x"), None, None), resolve).unwrap(),
+            Some(Watch::AsyncOperation(_))
+        ));
     }
 
     #[test]

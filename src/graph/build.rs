@@ -391,7 +391,10 @@ pub fn build(model: &Model) -> Graph {
             deps,
         );
     }
-    Graph { resources: b.out }
+    Graph {
+        resources: b.out,
+        suffix: model.suffix.clone(),
+    }
 }
 
 pub fn target_address(t: &crate::model::Target) -> String {

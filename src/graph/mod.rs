@@ -51,12 +51,28 @@ impl Resource {
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     pub resources: Vec<Resource>,
+    /// The naming suffix (`-{suffix}` ends account and service names), to name in the
+    /// spec's terms a live resource the spec no longer has.
+    pub suffix: String,
 }
 
 impl Graph {
     pub fn get(&self, address: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.address == address)
     }
+    /// A name as the spec writes it: the Azure name without `-{suffix}`.
+    pub fn spec_name<'a>(&self, azure_name: &'a str) -> &'a str {
+        if self.suffix.is_empty() {
+            return azure_name;
+        }
+        let tail = format!("-{}", self.suffix);
+        if azure_name.len() > tail.len() && azure_name.to_lowercase().ends_with(&tail) {
+            &azure_name[..azure_name.len() - tail.len()]
+        } else {
+            azure_name
+        }
+    }
+
     pub fn index_of(&self, address: &str) -> Option<usize> {
         self.resources.iter().position(|r| r.address == address)
     }

@@ -135,7 +135,7 @@ pub async fn read(
     ];
     p.add(round1.len());
     let answers = join_all(round1.iter().map(|r| run(client, r, &p))).await;
-    absorb(&mut live, &round1, answers, &in_graph)?;
+    absorb(&mut live, &round1, answers, &in_graph, graph)?;
 
     // Round 2: children of what exists.
     let mut round2 = Vec::new();
@@ -207,11 +207,10 @@ pub async fn read(
     }
     p.add(round2.len());
     let answers = join_all(round2.iter().map(|r| run(client, r, &p))).await;
-    absorb(&mut live, &round2, answers, &in_graph)?;
-    // A read with no work still ends the progress line.
-    if p.total.load(Ordering::SeqCst) == 0 {
-        reporter.event(Event::Read { done: 0, total: 0 });
-    }
+    absorb(&mut live, &round2, answers, &in_graph, graph)?;
+    reporter.event(Event::ReadFinished {
+        total: p.total.load(Ordering::SeqCst),
+    });
     Ok(live)
 }
 
@@ -220,6 +219,7 @@ fn absorb(
     reads: &[Read],
     answers: Vec<Result<Answer, ArmError>>,
     in_graph: &BTreeSet<String>,
+    graph: &Graph,
 ) -> Result<(), ArmError> {
     for (read, answer) in reads.iter().zip(answers) {
         match (read, answer?) {
@@ -231,7 +231,7 @@ fn absorb(
             (Read::Get { .. }, Answer::One(None)) => {}
             (Read::List { kind, path, .. }, Answer::Many(items)) => {
                 for item in items {
-                    take_listed(live, *kind, path, item, in_graph);
+                    take_listed(live, *kind, path, item, in_graph, graph);
                 }
             }
             _ => {}
@@ -246,6 +246,7 @@ fn take_listed(
     path: &str,
     item: Value,
     in_graph: &BTreeSet<String>,
+    graph: &Graph,
 ) {
     let name = item
         .get("name")
@@ -292,7 +293,7 @@ fn take_listed(
         });
     } else if let Some(k) = orphan_kind {
         live.orphans.push(Orphan {
-            address: orphan_address(k, path, &name),
+            address: orphan_address(graph, k, path, &name),
             kind: k,
             id,
         });
@@ -300,7 +301,7 @@ fn take_listed(
 }
 
 /// An address for a resource the spec no longer has, in the spec's terms where possible.
-fn orphan_address(kind: Kind, list_path: &str, name: &str) -> String {
+fn orphan_address(graph: &Graph, kind: Kind, list_path: &str, name: &str) -> String {
     let parent = |depth: usize| {
         list_path
             .rsplit('/')
@@ -309,8 +310,11 @@ fn orphan_address(kind: Kind, list_path: &str, name: &str) -> String {
             .to_string()
     };
     match kind {
-        Kind::Account => format!("foundries.{name}"),
-        Kind::Deployment => format!("foundries.{}.deployments.{name}", parent(1)),
+        Kind::Account => format!("foundries.{}", graph.spec_name(name)),
+        Kind::Deployment => format!(
+            "foundries.{}.deployments.{name}",
+            graph.spec_name(&parent(1))
+        ),
         Kind::Backend => format!("backends.{name}"),
         Kind::Pool => format!("pools.{name}"),
         Kind::Api => format!("apis.{name}"),

@@ -1,0 +1,288 @@
+//! `gw plan` against the ARM emulator: exact, minimal in requests, and honest about what
+//! it cannot read.
+
+use crate::support::azure::Azure;
+use crate::support::cli::{EXAMPLES, example};
+use crate::support::emulator::Fault;
+use serde_json::json;
+
+fn apply(az: &Azure, name: &str) {
+    let run = az
+        .gw()
+        .args(["apply", "--auto-approve", "-f"])
+        .args([example(name)])
+        .run();
+    assert_eq!(run.code, 0, "apply {name}:\n{}\n{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn plan_on_nothing_is_all_creates() {
+    let az = Azure::new();
+    let run = az
+        .gw()
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("Plan: 27 to add, 0 to change, 0 to destroy, 0 unchanged."),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("+ pools.inference-backend-pool"));
+    // Nothing exists, so only the top level (and the soft-delete lists) are read.
+    assert!(
+        az.arm.journal().len() <= 5,
+        "{:#?}",
+        az.arm
+            .journal()
+            .iter()
+            .map(|e| e.url.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn plan_after_apply_is_no_changes_and_reads_each_resource_once() {
+    for name in EXAMPLES {
+        let az = Azure::new();
+        apply(&az, name);
+        az.arm.clear_journal();
+        let run = az
+            .gw()
+            .args(["plan", "--detailed-exitcode", "-f"])
+            .args([example(name)])
+            .run();
+        assert_eq!(run.code, 0, "{name}: {}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("No changes."), "{name}: {}", run.stdout);
+        let journal = az.arm.journal();
+        assert!(
+            journal.iter().all(|e| e.method == "GET"),
+            "{name}: plan only reads"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &journal {
+            // A paged list reads its pages once each; a resource is never read twice.
+            assert!(seen.insert(e.url.clone()), "{name}: {} read twice", e.url);
+        }
+    }
+}
+
+#[test]
+fn a_drifted_pool_weight_is_exactly_that_change() {
+    let az = Azure::new();
+    apply(&az, "load-balancing");
+    let pool_id = az
+        .arm
+        .journal()
+        .iter()
+        .find(|e| e.method == "PUT" && e.path().ends_with("/backends/inference-backend-pool"))
+        .unwrap()
+        .path()
+        .to_string();
+    let mut pool = az.arm.get_resource(&pool_id).unwrap();
+    pool["properties"]["pool"]["services"][1]["weight"] = json!(30);
+    az.arm.set_resource(&pool_id, pool);
+    let run = az
+        .gw()
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("~ pools.inference-backend-pool"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("properties.pool.services[1].weight: 30 -> 50"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Plan: 0 to add, 1 to change, 0 to destroy, 26 unchanged."),
+        "{}",
+        run.stdout
+    );
+    // The same, as data.
+    let run = az
+        .gw()
+        .args(["plan", "-o", "json", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let changed: Vec<_> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["address"], "pools.inference-backend-pool");
+    assert_eq!(changed[0]["action"], "update");
+    assert_eq!(
+        changed[0]["diff"],
+        json!([{ "path": "properties.pool.services[1].weight", "before": 30, "after": 50 }])
+    );
+    assert_eq!(
+        plan["summary"],
+        json!({ "create": 0, "update": 1, "delete": 0, "no_op": 26 })
+    );
+}
+
+#[test]
+fn a_changed_policy_shows_as_a_line_diff() {
+    let az = Azure::new();
+    apply(&az, "load-balancing");
+    let policy_id = az
+        .arm
+        .journal()
+        .iter()
+        .find(|e| e.method == "PUT" && e.path().ends_with("/policies/policy"))
+        .unwrap()
+        .path()
+        .to_string();
+    let mut policy = az.arm.get_resource(&policy_id).unwrap();
+    let xml = policy["properties"]["value"]
+        .as_str()
+        .unwrap()
+        .replace(r#"count="3""#, r#"count="1""#);
+    policy["properties"]["value"] = json!(xml);
+    az.arm.set_resource(&policy_id, policy);
+    let run = az
+        .gw()
+        .args(["plan", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("~ apis.inference.policy"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(r#"-        <retry condition="@(context.Response.StatusCode == 429 || context.Response.StatusCode == 503)" count="1""#), "{}", run.stdout);
+    assert!(run.stdout.contains(r#"+        <retry condition="@(context.Response.StatusCode == 429 || context.Response.StatusCode == 503)" count="3""#), "{}", run.stdout);
+    assert!(run.stdout.contains("1 to change"), "{}", run.stdout);
+}
+
+#[test]
+fn a_missing_backend_is_a_create() {
+    let az = Azure::new();
+    apply(&az, "load-balancing");
+    let id = az
+        .arm
+        .journal()
+        .iter()
+        .find(|e| e.method == "PUT" && e.path().ends_with("/backends/foundry2"))
+        .unwrap()
+        .path()
+        .to_string();
+    az.arm.remove_resource(&id).unwrap();
+    let run = az
+        .gw()
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("+ backends.foundry2"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy, 26 unchanged."),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_transparently() {
+    let az = Azure::new();
+    apply(&az, "session-affinity");
+    az.arm.set_throttle_every(Some(3));
+    az.arm.add_fault(Fault::new("GET", "/backends").times(2));
+    az.arm
+        .add_fault(Fault::new("GET", "/apis").drop_connection());
+    let run = az
+        .gw()
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .args([example("session-affinity")])
+        .run();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("No changes."));
+    assert!(
+        az.arm.journal().iter().any(|e| e.status == 429),
+        "throttling happened"
+    );
+    assert!(
+        az.arm.journal().iter().any(|e| e.status == 500),
+        "a server error happened"
+    );
+}
+
+#[test]
+fn not_logged_in_says_az_login() {
+    let az = Azure::logged_out();
+    let run = az
+        .gw()
+        .args(["plan", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("az login"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"));
+}
+
+#[test]
+fn removed_resources_gw_owns_show_as_deletes() {
+    let az = Azure::new();
+    apply(&az, "model-routing");
+    // The same spec without o4-mini (on foundry3 only) and with DeepSeek-R1 moved nowhere else.
+    let text = std::fs::read_to_string(example("model-routing")).unwrap();
+    let smaller: String = text
+        .lines()
+        .filter(|l| !l.contains("name: o4-mini"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.yaml");
+    std::fs::write(&path, smaller).unwrap();
+    let run = az.gw().args(["plan", "-f"]).args([&path]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("- foundries.foundry3.deployments.o4-mini"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("~ apis.inference.policy"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("1 to destroy"), "{}", run.stdout);
+}
+
+#[test]
+fn offline_plan_needs_no_credentials() {
+    let az = Azure::logged_out();
+    let run = az
+        .gw()
+        .args(["plan", "--offline", "-o", "json", "-f"])
+        .args([example("model-routing")])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(plan["format_version"], 1);
+    assert!(plan["spec_digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["action"] == "create")
+    );
+    assert!(az.arm.journal().is_empty());
+    assert!(az.az.calls().is_empty());
+}

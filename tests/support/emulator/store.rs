@@ -1,0 +1,767 @@
+//! The emulator's state and its answers to resource requests (faults, auth and the journal
+//! are handled before and after, in `server.rs`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::ids::{self, Target};
+use super::rules::{self, ApimLroHeader, Lro};
+
+/// Knobs a test can turn, also while the emulator runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Items per list page (small, so paging is exercised).
+    pub page_size: usize,
+    /// Polls answered "in progress" before an operation completes.
+    pub lro_polls: u32,
+    /// `Retry-After` seconds on operation answers.
+    pub retry_after: u64,
+    pub apim_lro: ApimLroHeader,
+    /// The bearer token requests must carry.
+    pub token: String,
+    /// Answer every Nth request with 429.
+    pub throttle_every: Option<u64>,
+    /// Role-assignment PUTs still to answer 400 PrincipalNotFound.
+    pub principal_not_found: u32,
+    /// Added before every answer.
+    pub latency: Duration,
+}
+
+/// An answer before it becomes HTTP.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            headers: vec![],
+            body: Some(body),
+        }
+    }
+
+    pub fn empty(status: u16) -> Self {
+        Reply {
+            status,
+            headers: vec![],
+            body: None,
+        }
+    }
+
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        Self::json(status, json!({"error": {"code": code, "message": message}}))
+    }
+
+    fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// A request as the store needs it.
+pub struct Req<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub if_match: Option<&'a str>,
+    pub body: Option<&'a Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub id: String,
+    pub ty: String,
+    pub body: Value,
+    pub etag: Option<String>,
+}
+
+/// A soft-deleted account or service, with everything that was under it.
+#[derive(Debug, Clone)]
+struct Deleted {
+    id: String,
+    original_key: String,
+    ty: String,
+    entries: Vec<(String, Stored)>,
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    remaining: u32,
+    error: Option<Value>,
+    /// The written resource (lower-cased id), for PUTs.
+    resource: Option<String>,
+    /// The account whose deployments are locked while this runs.
+    lock: Option<String>,
+    done: bool,
+}
+
+pub struct State {
+    pub base_url: String,
+    pub settings: Settings,
+    resources: BTreeMap<String, Stored>,
+    deleted: BTreeMap<String, Deleted>,
+    ops: HashMap<String, Op>,
+    /// Path substring -> error the next matching operation ends with.
+    lro_failures: Vec<(String, Value)>,
+    next_op: u64,
+    next_etag: u64,
+}
+
+impl State {
+    pub fn new(base_url: String, settings: Settings) -> Self {
+        State {
+            base_url,
+            settings,
+            resources: BTreeMap::new(),
+            deleted: BTreeMap::new(),
+            ops: HashMap::new(),
+            lro_failures: Vec::new(),
+            next_op: 0,
+            next_etag: 0,
+        }
+    }
+
+    pub fn fail_next_lro(&mut self, path_contains: &str, code: &str, message: &str) {
+        self.lro_failures.push((
+            path_contains.to_ascii_lowercase(),
+            json!({"code": code, "message": message}),
+        ));
+    }
+
+    pub fn get(&self, id: &str) -> Option<Value> {
+        let key = id.to_ascii_lowercase();
+        self.resources
+            .get(&key)
+            .map(|s| s.body.clone())
+            .or_else(|| self.deleted.get(&key).map(deleted_view))
+    }
+
+    /// Stores a body as-is (drift); server fields are the test's business.
+    pub fn set(&mut self, id: &str, body: Value) {
+        let (ty, _) = type_of(id);
+        let etag = rules::has_etag(&ty).then(|| self.etag());
+        let mut body = body;
+        if let (Some(e), Some(obj)) = (&etag, body.as_object_mut())
+            && obj.contains_key("etag")
+        {
+            obj.insert("etag".into(), json!(e));
+        }
+        self.resources.insert(
+            id.to_ascii_lowercase(),
+            Stored {
+                id: id.to_string(),
+                ty,
+                body,
+                etag,
+            },
+        );
+    }
+
+    pub fn ids_under(&self, prefix: &str) -> Vec<String> {
+        let p = prefix.to_ascii_lowercase();
+        self.resources
+            .iter()
+            .filter(|(k, _)| k.starts_with(&p))
+            .map(|(_, s)| s.id.clone())
+            .collect()
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<Value> {
+        self.resources
+            .remove(&id.to_ascii_lowercase())
+            .map(|s| s.body)
+    }
+
+    pub fn handle(&mut self, req: &Req<'_>) -> Reply {
+        let lower = req.path.to_ascii_lowercase();
+        if lower.contains("/providers/microsoft.emulator/") {
+            return self.poll(req.path);
+        }
+        let Some(target) = ids::parse(req.path) else {
+            return Reply::error(400, "InvalidRequestUri", "not an ARM path");
+        };
+        match (req.method, target) {
+            ("GET", Target::Subscription) => {
+                let sub = ids::subscription(req.path);
+                Reply::json(
+                    200,
+                    json!({"id": format!("/subscriptions/{sub}"), "subscriptionId": sub, "state": "Enabled"}),
+                )
+            }
+            ("GET", Target::Collection { ty }) => self.list(req, &ty),
+            ("GET", Target::Resource { ty, .. }) => {
+                // Azure runs operations whether or not anyone polls them: a client watching
+                // the resource's provisioningState sees it finish too.
+                let key = req.path.to_ascii_lowercase();
+                if let Some(opid) = self.pending_op_for(&key) {
+                    self.advance(&opid);
+                }
+                self.read(req, &ty)
+            }
+            ("PUT", Target::Resource { ty, type_name }) => self.put(req, &ty, &type_name),
+            ("PATCH", Target::Resource { ty, type_name }) => self.patch(req, &ty, &type_name),
+            ("DELETE", Target::Resource { ty, .. }) => self.delete(req, &ty),
+            ("POST", Target::Collection { .. }) => self.post(req),
+            _ => Reply::error(
+                405,
+                "MethodNotAllowed",
+                "the emulator does not support this",
+            ),
+        }
+    }
+
+    fn read(&self, req: &Req<'_>, ty: &str) -> Reply {
+        let key = req.path.to_ascii_lowercase();
+        if let Some(d) = self.deleted.get(&key) {
+            return Reply::json(200, deleted_view(d));
+        }
+        match self.resources.get(&key) {
+            Some(s) => with_etag(
+                Reply::json(200, rules::read_view(ty, &s.body, req.query)),
+                s,
+            ),
+            None => not_found(req.path, ty),
+        }
+    }
+
+    fn list(&self, req: &Req<'_>, ty: &str) -> Reply {
+        let items: Vec<Value> = match ty {
+            rules::DELETED_ACCOUNTS_LIST | rules::DELETED_SERVICES_LIST => {
+                let sub = ids::subscription(req.path).to_ascii_lowercase();
+                let want = if ty == rules::DELETED_ACCOUNTS_LIST {
+                    rules::ACCOUNTS
+                } else {
+                    rules::APIM
+                };
+                self.deleted
+                    .values()
+                    .filter(|d| d.ty == want && ids::subscription(&d.id).eq_ignore_ascii_case(&sub))
+                    .map(deleted_view)
+                    .collect()
+            }
+            _ => {
+                if let Some(parent) = ids::parent(req.path)
+                    && !self.resources.contains_key(&parent.to_ascii_lowercase())
+                {
+                    return parent_missing(&parent);
+                }
+                let prefix = format!("{}/", req.path.to_ascii_lowercase().trim_end_matches('/'));
+                self.resources
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .filter(|(k, _)| !k[prefix.len()..].contains('/'))
+                    .map(|(_, s)| rules::read_view(&s.ty, &s.body, req.query))
+                    .collect()
+            }
+        };
+        let skip: usize = query_value(req.query, "$skiptoken")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let size = self.settings.page_size.max(1);
+        let page: Vec<Value> = items.iter().skip(skip).take(size).cloned().collect();
+        let mut body = json!({"value": page});
+        if skip + size < items.len() {
+            let api = query_value(req.query, "api-version").unwrap_or_default();
+            body["nextLink"] = json!(format!(
+                "{}{}?api-version={api}&$skiptoken={}",
+                self.base_url,
+                req.path,
+                skip + size
+            ));
+        }
+        Reply::json(200, body)
+    }
+
+    fn put(&mut self, req: &Req<'_>, ty: &str, type_name: &str) -> Reply {
+        let desired = match object_body(req) {
+            Ok(b) => b,
+            Err(reply) => return reply,
+        };
+        let key = req.path.to_ascii_lowercase();
+        if let Some(reply) = self.check_parent(req.path) {
+            return reply;
+        }
+        let existing = self.resources.get(&key).cloned();
+        if let Some(reply) = precondition(ty, req.if_match, existing.as_ref()) {
+            return reply;
+        }
+        if let Some(reply) = self.deployment_conflict(ty, req.path) {
+            return reply;
+        }
+        if ty == rules::ROLE_ASSIGNMENTS && self.settings.principal_not_found > 0 {
+            self.settings.principal_not_found -= 1;
+            return Reply::error(
+                400,
+                "PrincipalNotFound",
+                "Principal does not exist in the directory. Check that you have the correct principal ID.",
+            );
+        }
+        if rules::soft_deleted(ty) && existing.is_none() {
+            let restore = desired.pointer("/properties/restore") == Some(&json!(true));
+            if let Some(deleted_key) = self.deleted_namesake(ty, req.path) {
+                if !restore {
+                    let (code, message) = rules::soft_delete_conflict(ty);
+                    return Reply::error(409, code, message);
+                }
+                if let Some(d) = self.deleted.remove(&deleted_key) {
+                    self.resources.extend(d.entries);
+                }
+            }
+        }
+        let lro = rules::put_lro(ty, self.settings.apim_lro);
+        let state = if lro == Lro::Sync {
+            "Succeeded"
+        } else {
+            rules::in_progress_state(ty)
+        };
+        let body = rules::decorate(ty, type_name, req.path, desired, state);
+        let stored = self.store(req.path, ty, body);
+        let created = existing.is_none();
+        let view = rules::read_view(ty, &stored.body, req.query);
+        let lock = (ty == rules::DEPLOYMENTS)
+            .then(|| ids::parent(req.path).map(|p| p.to_ascii_lowercase()))
+            .flatten();
+        match lro {
+            Lro::Sync => with_etag(Reply::json(if created { 201 } else { 200 }, view), &stored),
+            Lro::AsyncOperation => {
+                let url = self.start_op(req.path, Some(key), lock, false);
+                with_etag(Reply::json(if created { 201 } else { 200 }, view), &stored)
+                    .header("Azure-AsyncOperation", url)
+                    .header("Retry-After", self.settings.retry_after.to_string())
+            }
+            Lro::Location => {
+                let url = self.start_op(req.path, Some(key), lock, true);
+                Reply::empty(202)
+                    .header("Location", url)
+                    .header("Retry-After", self.settings.retry_after.to_string())
+            }
+        }
+    }
+
+    fn patch(&mut self, req: &Req<'_>, ty: &str, type_name: &str) -> Reply {
+        let patch = match object_body(req) {
+            Ok(b) => b,
+            Err(reply) => return reply,
+        };
+        let key = req.path.to_ascii_lowercase();
+        let Some(existing) = self.resources.get(&key).cloned() else {
+            return not_found(req.path, ty);
+        };
+        if let Some(reply) = precondition(ty, req.if_match, Some(&existing)) {
+            return reply;
+        }
+        let mut merged = existing.body.clone();
+        merge_patch(&mut merged, patch);
+        let body = rules::decorate(ty, type_name, &existing.id, &merged, "Succeeded");
+        let stored = self.store(&existing.id, ty, body);
+        with_etag(
+            Reply::json(200, rules::read_view(ty, &stored.body, req.query)),
+            &stored,
+        )
+    }
+
+    fn delete(&mut self, req: &Req<'_>, ty: &str) -> Reply {
+        let key = req.path.to_ascii_lowercase();
+        if ty == rules::DELETED_ACCOUNT || ty == rules::DELETED_SERVICE {
+            // Purge.
+            if self.deleted.remove(&key).is_none() {
+                return not_found(req.path, ty);
+            }
+            return self.delete_reply(req.path, ty, None);
+        }
+        let Some(existing) = self.resources.get(&key).cloned() else {
+            return Reply::empty(204);
+        };
+        if let Some(reply) = precondition(ty, req.if_match, Some(&existing)) {
+            return reply;
+        }
+        if let Some(reply) = self.deployment_conflict(ty, req.path) {
+            return reply;
+        }
+        // The resource and everything under it go; accounts and services are soft-deleted.
+        let prefix = format!("{key}/");
+        let doomed: Vec<String> = self
+            .resources
+            .keys()
+            .filter(|k| **k == key || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let mut removed: BTreeMap<String, Stored> = doomed
+            .iter()
+            .filter_map(|k| self.resources.remove(k).map(|s| (k.clone(), s)))
+            .collect();
+        let soft: Vec<String> = removed
+            .iter()
+            .filter(|(_, s)| rules::soft_deleted(&s.ty))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for root in soft {
+            let Some(stored) = removed.get(&root).cloned() else {
+                continue;
+            };
+            let under = format!("{root}/");
+            let entries: Vec<(String, Stored)> = removed
+                .iter()
+                .filter(|(k, _)| **k == root || k.starts_with(&under))
+                .map(|(k, s)| (k.clone(), s.clone()))
+                .collect();
+            removed.retain(|k, _| *k != root && !k.starts_with(&under));
+            let id = rules::deleted_id(&stored.ty, &stored.id, &stored.body);
+            self.deleted.insert(
+                id.to_ascii_lowercase(),
+                Deleted {
+                    id,
+                    original_key: root.clone(),
+                    ty: stored.ty.clone(),
+                    entries,
+                },
+            );
+        }
+        let lock = (ty == rules::DEPLOYMENTS)
+            .then(|| ids::parent(req.path).map(|p| p.to_ascii_lowercase()))
+            .flatten();
+        self.delete_reply(req.path, ty, lock)
+    }
+
+    fn delete_reply(&mut self, path: &str, ty: &str, lock: Option<String>) -> Reply {
+        let retry_after = self.settings.retry_after.to_string();
+        match rules::delete_lro(ty) {
+            Lro::Sync => Reply::empty(200),
+            Lro::AsyncOperation => {
+                let url = self.start_op(path, None, lock, false);
+                Reply::empty(202)
+                    .header("Azure-AsyncOperation", url)
+                    .header("Retry-After", retry_after)
+            }
+            Lro::Location => {
+                let url = self.start_op(path, None, lock, true);
+                Reply::empty(202)
+                    .header("Location", url)
+                    .header("Retry-After", retry_after)
+            }
+        }
+    }
+
+    fn post(&mut self, req: &Req<'_>) -> Reply {
+        let action = ids::name(req.path);
+        let id = &req.path[..req.path.len() - action.len() - 1];
+        let Some(stored) = self.resources.get(&id.to_ascii_lowercase()) else {
+            return not_found(id, "");
+        };
+        match rules::action(&stored.ty, &stored.id, action) {
+            Some(body) => Reply::json(200, body),
+            None => Reply::error(404, "NoRegisteredProviderFound", "unknown action"),
+        }
+    }
+
+    fn store(&mut self, id: &str, ty: &str, mut body: Value) -> Stored {
+        let etag = rules::has_etag(ty).then(|| self.etag());
+        if let (Some(e), Some(obj)) = (&etag, body.as_object_mut()) {
+            obj.insert("etag".into(), json!(e));
+        }
+        let stored = Stored {
+            id: id.to_string(),
+            ty: ty.to_string(),
+            body,
+            etag,
+        };
+        self.resources
+            .insert(id.to_ascii_lowercase(), stored.clone());
+        stored
+    }
+
+    fn etag(&mut self) -> String {
+        self.next_etag += 1;
+        format!("\"{:08x}\"", self.next_etag)
+    }
+
+    fn check_parent(&self, path: &str) -> Option<Reply> {
+        let parent = ids::parent(path)?;
+        (!self.resources.contains_key(&parent.to_ascii_lowercase()))
+            .then(|| parent_missing(&parent))
+    }
+
+    fn deployment_conflict(&self, ty: &str, path: &str) -> Option<Reply> {
+        if ty != rules::DEPLOYMENTS {
+            return None;
+        }
+        let account = ids::parent(path)?.to_ascii_lowercase();
+        self.ops
+            .values()
+            .any(|op| !op.done && op.lock.as_deref() == Some(account.as_str()))
+            .then(|| {
+                Reply::error(
+                    409,
+                    "RequestConflict",
+                    "Another operation is being performed on the parent resource. Please try again later.",
+                )
+            })
+    }
+
+    fn deleted_namesake(&self, ty: &str, path: &str) -> Option<String> {
+        let name = ids::name(path).to_ascii_lowercase();
+        let sub = ids::subscription(path).to_ascii_lowercase();
+        let rg = ids::resource_group(path).map(str::to_ascii_lowercase);
+        self.deleted
+            .iter()
+            .find(|(_, d)| {
+                d.ty == ty
+                    && ids::name(&d.original_key) == name
+                    && ids::subscription(&d.original_key) == sub
+                    && (ty == rules::APIM
+                        || ids::resource_group(&d.original_key).map(str::to_string) == rg)
+            })
+            .map(|(k, _)| k.clone())
+    }
+
+    fn start_op(
+        &mut self,
+        path: &str,
+        resource: Option<String>,
+        lock: Option<String>,
+        location: bool,
+    ) -> String {
+        self.next_op += 1;
+        let opid = format!("op-{:04}", self.next_op);
+        let lower = path.to_ascii_lowercase();
+        let error = self
+            .lro_failures
+            .iter()
+            .position(|(needle, _)| lower.contains(needle))
+            .map(|i| self.lro_failures.remove(i).1);
+        self.ops.insert(
+            opid.clone(),
+            Op {
+                remaining: self.settings.lro_polls,
+                error,
+                resource,
+                lock,
+                done: false,
+            },
+        );
+        let kind = if location {
+            "operationResults"
+        } else {
+            "operationStatuses"
+        };
+        format!(
+            "{}/subscriptions/{}/providers/Microsoft.Emulator/{kind}/{opid}?api-version=2025-01-01",
+            self.base_url,
+            ids::subscription(path)
+        )
+    }
+
+    fn pending_op_for(&self, key: &str) -> Option<String> {
+        self.ops
+            .iter()
+            .find(|(_, op)| !op.done && op.resource.as_deref() == Some(key))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// One step of an operation: `true` while it is still running. Completing it settles the
+    /// resource's provisioningState.
+    fn advance(&mut self, opid: &str) -> bool {
+        let Some(op) = self.ops.get_mut(opid) else {
+            return false;
+        };
+        if op.done {
+            return false;
+        }
+        if op.remaining > 0 {
+            op.remaining -= 1;
+            return true;
+        }
+        op.done = true;
+        let final_state = if op.error.is_some() {
+            "Failed"
+        } else {
+            "Succeeded"
+        };
+        let error = op.error.clone();
+        if let Some(stored) = op.resource.clone().and_then(|k| self.resources.get_mut(&k))
+            && let Some(props) = stored
+                .body
+                .get_mut("properties")
+                .and_then(Value::as_object_mut)
+        {
+            props.insert("provisioningState".into(), json!(final_state));
+            if let Some(e) = error {
+                props.insert("error".into(), e);
+            }
+        }
+        false
+    }
+
+    fn poll(&mut self, path: &str) -> Reply {
+        let opid = ids::name(path).to_string();
+        let location = path.to_ascii_lowercase().contains("/operationresults/");
+        if !self.ops.contains_key(&opid) {
+            return Reply::error(404, "OperationNotFound", "no such operation");
+        }
+        if self.advance(&opid) {
+            let reply = if location {
+                Reply::empty(202).header(
+                    "Location",
+                    format!("{}{path}?api-version=2025-01-01", self.base_url),
+                )
+            } else {
+                Reply::json(200, json!({"name": opid, "status": "InProgress"}))
+            };
+            return reply.header("Retry-After", self.settings.retry_after.to_string());
+        }
+        let Some(op) = self.ops.get(&opid).cloned() else {
+            return Reply::error(404, "OperationNotFound", "no such operation");
+        };
+        let final_body = op
+            .resource
+            .as_ref()
+            .and_then(|k| self.resources.get(k))
+            .map(|stored| rules::read_view(&stored.ty, &stored.body, ""));
+        match (&op.error, location) {
+            (Some(error), false) => Reply::json(
+                200,
+                json!({"name": opid, "status": "Failed", "error": error}),
+            ),
+            (Some(error), true) => Reply::json(400, json!({"error": error})),
+            (None, false) => Reply::json(200, json!({"name": opid, "status": "Succeeded"})),
+            (None, true) => match final_body {
+                Some(body) => Reply::json(200, body),
+                None => Reply::empty(204),
+            },
+        }
+    }
+}
+
+fn object_body<'a>(req: &Req<'a>) -> Result<&'a Value, Reply> {
+    req.body.filter(|b| b.is_object()).ok_or_else(|| {
+        Reply::error(
+            400,
+            "InvalidRequestContent",
+            "the body must be a JSON object",
+        )
+    })
+}
+
+fn deleted_view(d: &Deleted) -> Value {
+    let original = d
+        .entries
+        .iter()
+        .find(|(k, _)| *k == d.original_key)
+        .map(|(_, s)| s);
+    let location = original
+        .and_then(|s| s.body.get("location").cloned())
+        .unwrap_or(Value::Null);
+    let original_id = original.map(|s| s.id.clone()).unwrap_or_default();
+    let type_name = if d.ty == rules::ACCOUNTS {
+        "Microsoft.CognitiveServices/deletedAccounts"
+    } else {
+        "Microsoft.ApiManagement/deletedservices"
+    };
+    json!({
+        "id": d.id,
+        "name": ids::name(&d.id),
+        "type": type_name,
+        "location": location,
+        "properties": {
+            "serviceId": original_id,
+            "deletionDate": "2025-01-01T00:00:00Z",
+            "scheduledPurgeDate": "2025-01-03T00:00:00Z",
+        }
+    })
+}
+
+fn with_etag(reply: Reply, stored: &Stored) -> Reply {
+    match &stored.etag {
+        Some(e) => reply.header("ETag", e.clone()),
+        None => reply,
+    }
+}
+
+fn precondition(ty: &str, if_match: Option<&str>, existing: Option<&Stored>) -> Option<Reply> {
+    let wanted = if_match?;
+    if !rules::has_etag(ty) {
+        return None;
+    }
+    let ok = match existing {
+        None => false,
+        Some(_) if wanted == "*" => true,
+        Some(s) => s.etag.as_deref() == Some(wanted),
+    };
+    (!ok).then(|| {
+        Reply::error(
+            412,
+            "PreconditionFailed",
+            "The resource was modified: the If-Match header does not match its current ETag.",
+        )
+    })
+}
+
+fn not_found(path: &str, ty: &str) -> Reply {
+    let name = ids::name(path);
+    Reply::error(
+        404,
+        "ResourceNotFound",
+        &format!("The Resource '{ty}/{name}' was not found."),
+    )
+}
+
+fn parent_missing(parent: &str) -> Reply {
+    if matches!(ids::parse(parent), Some(Target::Resource { ty, .. }) if ty == rules::RESOURCE_GROUPS)
+    {
+        let rg = ids::name(parent);
+        Reply::error(
+            404,
+            "ResourceGroupNotFound",
+            &format!("Resource group '{rg}' could not be found."),
+        )
+    } else {
+        Reply::error(
+            404,
+            "ParentResourceNotFound",
+            &format!(
+                "Can not perform requested operation on nested resource. Parent resource '{parent}' not found."
+            ),
+        )
+    }
+}
+
+fn type_of(id: &str) -> (String, String) {
+    match ids::parse(id) {
+        Some(Target::Resource { ty, type_name }) => (ty, type_name),
+        _ => (String::new(), String::new()),
+    }
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    if let Value::Object(map) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                map.remove(k);
+            } else {
+                merge_patch(map.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+pub fn query_value<'q>(query: &'q str, key: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
