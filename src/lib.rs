@@ -12,6 +12,7 @@ pub mod env;
 pub mod graph;
 pub mod model;
 pub mod render;
+pub mod serve;
 pub mod spec;
 
 use clap::Parser;
