@@ -14,6 +14,7 @@ pub mod model;
 pub mod render;
 pub mod serve;
 pub mod spec;
+pub mod verify;
 
 use clap::Parser;
 use std::ffi::OsString;

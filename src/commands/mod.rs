@@ -3,7 +3,9 @@
 
 mod render;
 mod schema;
+mod serve;
 mod validate;
+mod verify;
 
 use crate::cli::{Cli, Command, Global};
 use crate::diag::{Source, render_all};
@@ -15,6 +17,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate => validate::run(&cli.global),
         Command::Render(a) => render::run(&cli.global, a),
         Command::Schema => schema::run(),
+        Command::Serve(a) => serve::run(&cli.global, a),
+        Command::Verify(a) => verify::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,
