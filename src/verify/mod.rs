@@ -300,6 +300,7 @@ async fn burst(
     }
     let mut other: BTreeMap<String, u32> = BTreeMap::new();
     let expect_exhausted = shares.is_empty();
+    let mut last: Option<String> = None;
     for _ in 0..opts.requests {
         let a = probe.inference(api, m).await?;
         if a.status == 200 {
@@ -319,14 +320,22 @@ async fn burst(
         } else {
             *other.entry(a.status_key()).or_default() += 1;
         }
+        last = Some(a.status_key());
     }
     let ok = if expect_exhausted {
+        // The first requests may still reach the failing members (and get their 429s) before
+        // their breakers trip; after that the gateway itself must refuse, and no request may
+        // be answered by a backend.
         let busy = if route::exhausted_retry_after(model, api).is_some() {
             "429 backends_busy"
         } else {
             "503"
         };
-        other.len() == 1 && other.keys().all(|k| k.starts_with(busy))
+        rows.iter().all(|r| r.observed == 0)
+            && last.as_deref().is_some_and(|k| k.starts_with(busy))
+            && other
+                .keys()
+                .all(|k| k.starts_with("429") || k.starts_with("503"))
     } else {
         other.is_empty()
             && rows
