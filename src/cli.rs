@@ -68,6 +68,8 @@ pub enum Command {
     Render(RenderArgs),
     /// Print the JSON Schema of the spec.
     Schema,
+    /// Read what is live, diff it against the spec, and show what apply would change.
+    Plan(PlanArgs),
     /// Run a local gateway that routes like the deployed one (with --mock: no Azure needed).
     Serve(ServeArgs),
     /// Probe a gateway and check balancing, routing and affinity against the spec.
@@ -75,10 +77,29 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan against nothing (everything a create), without credentials or network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Save the plan, with stamps of what it read, for `gw apply PLAN.json`.
+    #[arg(long, value_name = "PLAN.json")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan to purge soft-deleted accounts or APIM services that hold a spec name, instead of restoring them.
+    #[arg(long)]
+    pub purge_soft_deleted: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RenderArgs {
     /// Folder to write into (created if missing).
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write requests.jsonl: the ARM PUTs apply sends to an empty resource group.
+    #[arg(long)]
+    pub requests: bool,
 }
 
 #[derive(Debug, Args)]

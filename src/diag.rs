@@ -56,6 +56,10 @@ impl Diagnostic {
         if let Some(i) = message.rfind(" at line ") {
             message.truncate(i);
         }
+        // serde-saphyr's advice is for programmers, not for people editing gw.yaml.
+        if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+            message.truncate(i);
+        }
         let hint = yaml_hint(&message);
         Diagnostic {
             loc,
@@ -74,14 +78,14 @@ impl Diagnostic {
             let _ = writeln!(out, "error: {}: {}", self.path, self.message);
         }
         if self.loc.is_known() {
+            let num = self.loc.line.to_string();
+            let pad = " ".repeat(num.len());
             let _ = writeln!(
                 out,
-                "  --> {}:{}:{}",
+                "{pad}--> {}:{}:{}",
                 source.name, self.loc.line, self.loc.column
             );
             if let Some(line) = source.text.lines().nth(self.loc.line as usize - 1) {
-                let num = self.loc.line.to_string();
-                let pad = " ".repeat(num.len());
                 let col = self.loc.column.max(1) as usize - 1;
                 let width = token_width(line, col);
                 let _ = writeln!(out, "{pad} |");
@@ -120,6 +124,17 @@ fn token_width(line: &str, col: usize) -> usize {
 }
 
 fn yaml_hint(message: &str) -> Option<String> {
+    // "unknown field `bakend`, expected one of path, type, backend, ..."
+    if let (Some(field), Some((_, expected))) = (
+        message.split('`').nth(1),
+        message.split_once("expected one of "),
+    ) && message.starts_with("unknown field")
+    {
+        let valid: Vec<&str> = expected.split(", ").map(|s| s.trim_matches('`')).collect();
+        if let Some(h) = did_you_mean(field, valid.iter().copied()) {
+            return Some(h);
+        }
+    }
     if message.contains("duplicate") {
         Some("each key may appear once in a mapping; remove or rename the second one".into())
     } else if message.contains("unknown field") {

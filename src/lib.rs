@@ -38,3 +38,5 @@ where
         }
     }
 }
+pub mod plan;
+pub mod report;

@@ -1,3 +1,7 @@
-//! The one integration test binary: each module is a topic.
+//! One integration-test binary (faster to link than one per file).
 
+mod support;
+
+mod render;
 mod serve;
+mod validate;

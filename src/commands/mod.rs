@@ -1,6 +1,7 @@
 //! One file per command: each reads the parsed arguments, runs the engine, and draws the
 //! result. Only this layer prints.
 
+mod plan;
 mod render;
 mod schema;
 mod serve;
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate => validate::run(&cli.global),
         Command::Render(a) => render::run(&cli.global, a),
         Command::Schema => schema::run(),
+        Command::Plan(a) => plan::run(&cli.global, a),
         Command::Serve(a) => serve::run(&cli.global, a),
         Command::Verify(a) => verify::run(&cli.global, a),
     };
@@ -70,4 +72,12 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
+}
+
+/// Colour on a terminal unless `--no-color` or NO_COLOR.
+pub fn color(g: &Global) -> bool {
+    use std::io::IsTerminal;
+    !g.no_color
+        && crate::env::var(crate::env::NO_COLOR).is_none()
+        && std::io::stdout().is_terminal()
 }

@@ -20,7 +20,13 @@ pub fn run(g: &Global, a: &RenderArgs) -> anyhow::Result<ExitCode> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let files = crate::render::render(&model, &graph, &spec_name);
+    let mut files = crate::render::render(&model, &graph, &spec_name);
+    if a.requests {
+        files.insert(
+            "requests.jsonl".into(),
+            crate::render::requests::jsonl(&graph),
+        );
+    }
     for (path, text) in &files {
         let full = a.out.join(path);
         if let Some(parent) = full.parent() {

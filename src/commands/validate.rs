@@ -11,10 +11,10 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
         Ok(model) => {
             let graph = crate::graph::build(&model);
             if g.output == Output::Json {
-                println!(
-                    "{}",
+                super::print_stdout(&format!(
+                    "{}\n",
                     serde_json::json!({ "valid": true, "problems": [], "resources": graph.resources.len() })
-                );
+                ))?;
             }
             eprintln!(
                 "{}: valid ({} foundr{}, {} model{}, {} pool{}, {} API{}: {} Azure resources)",
@@ -41,10 +41,10 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|d| serde_json::json!({ "file": source.name, "line": d.loc.line, "column": d.loc.column, "path": d.path, "message": d.message, "hint": d.hint }))
                     .collect();
-                println!(
-                    "{}",
+                super::print_stdout(&format!(
+                    "{}\n",
                     serde_json::json!({ "valid": false, "problems": problems })
-                );
+                ))?;
             }
             eprint!("{}", render_all(&diags, &source));
             Ok(ExitCode::FAILURE)

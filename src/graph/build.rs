@@ -212,6 +212,7 @@ pub fn build(model: &Model) -> Graph {
         {
             let daddr = format!("{addr}.deployments.{}", d.name);
             let body = json!({
+                "tags": tags(model),
                 "sku": { "name": d.sku, "capacity": d.capacity },
                 "properties": { "model": { "format": d.publisher, "name": d.model, "version": d.version } }
             });

@@ -48,7 +48,10 @@ impl Kind {
 
     /// Whether the resource takes ARM tags (the others carry gw's marker elsewhere).
     pub fn takes_tags(self) -> bool {
-        matches!(self, Kind::ResourceGroup | Kind::Account | Kind::Apim)
+        matches!(
+            self,
+            Kind::ResourceGroup | Kind::Account | Kind::Deployment | Kind::Apim
+        )
     }
 
     pub fn label(self) -> &'static str {

@@ -194,8 +194,11 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
                     format!("`{}` is not a valid suffix", s.value),
                     Some("use `auto`, \"\" or up to 13 lower-case letters and digits".into()),
                 );
+                // Check the other names without it, so one bad suffix is one error.
+                String::new()
+            } else {
+                s.value.clone()
             }
-            s.value.clone()
         }
     };
     let with_suffix = |name: &str| {
@@ -662,10 +665,10 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
                 .map_or(1, |x| x.members.len()),
         };
         let default_count = match &routing {
-            Routing::Single(t) => members_of(t) - 1,
+            Routing::Single(t) => members_of(t).saturating_sub(1),
             Routing::ByModel { routes, .. } => routes
                 .iter()
-                .map(|r| members_of(&r.target) - 1)
+                .map(|r| members_of(&r.target).saturating_sub(1))
                 .max()
                 .unwrap_or(0),
         } as u32;
@@ -803,6 +806,9 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
     })
 }
 
+/// Looks a `backend:` or route target up among pools and foundries, reporting misses.
+type ResolveTarget<'a> = dyn Fn(&mut Diags, &Sp<String>, &str) -> Option<Target> + 'a;
+
 /// Resolves `routing: by-model`: deny patterns, explicit routes (checked to host the model
 /// on every member), single-host models, and pools derived for multi-host models.
 #[allow(clippy::too_many_arguments)]
@@ -814,7 +820,7 @@ fn by_model(
     deployments: &[Deployment],
     pools: &[Pool],
     derived: &mut Vec<Pool>,
-    resolve_target: &dyn Fn(&mut Diags, &Sp<String>, &str) -> Option<Target>,
+    resolve_target: &ResolveTarget,
 ) -> Routing {
     let model_names: Vec<&str> = deployments.iter().map(|m| m.name.as_str()).collect();
     for (i, p) in deny.iter().enumerate() {

@@ -4,6 +4,7 @@
 pub mod arm;
 pub mod bicep;
 pub mod policy;
+pub mod requests;
 pub mod xml;
 
 use crate::graph::{Graph, Kind};

@@ -9,7 +9,13 @@ const TEMPLATE: &str = include_str!("../../templates/policy.xml.j2");
 /// The variable the routing policy stores the (lower-cased) requested model in.
 const MODEL_VAR: &str = r#"(string)context.Variables["requested-model"]"#;
 
-fn env() -> Environment<'static> {
+/// Built once: parsing the template is most of the cost of rendering a policy.
+fn env() -> &'static Environment<'static> {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(build_env)
+}
+
+fn build_env() -> Environment<'static> {
     let mut env = Environment::new();
     // APIM's {{named-value}} and C#'s braces must stay literal: use other delimiters.
     let syntax = SyntaxConfig::builder()

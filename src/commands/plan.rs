@@ -1,0 +1,56 @@
+//! `gw plan`
+
+use crate::cli::{Global, Output, PlanArgs};
+use crate::plan::{self, LiveState, Options, view};
+use std::process::ExitCode;
+
+pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let source = super::read_source(g)?;
+    let ctx = super::offline_context(g);
+    let model = match super::load_model(&source, &ctx) {
+        Ok(m) => m,
+        Err(code) => return Ok(code),
+    };
+    let graph = crate::graph::build(&model);
+    let opts = Options {
+        purge_soft_deleted: a.purge_soft_deleted,
+    };
+    let live = if a.offline {
+        if !model.subscription_known {
+            eprintln!(
+                "note: no subscription given: names that use `naming.suffix: auto` are computed for a placeholder subscription"
+            );
+        }
+        LiveState::default()
+    } else {
+        anyhow::bail!("reading live state needs the ARM client; use --offline for now");
+    };
+    let plan = plan::assemble(&model, &graph, &source.text, &live, opts);
+    show(g, &plan)?;
+    if let Some(path) = &a.out {
+        fs_err::write(path, format!("{}\n", serde_json::to_string_pretty(&plan)?))?;
+        eprintln!(
+            "Saved the plan to {}. Apply it with: gw apply {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(if a.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn show(g: &Global, plan: &plan::Plan) -> anyhow::Result<()> {
+    if g.output == Output::Json {
+        super::print_stdout(&format!("{}\n", serde_json::to_string_pretty(plan)?))?;
+    } else {
+        let style = view::Style {
+            color: super::color(g),
+            verbose: g.verbose,
+        };
+        super::print_stdout(&view::render(plan, &style))?;
+    }
+    Ok(())
+}

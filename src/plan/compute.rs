@@ -1,0 +1,288 @@
+//! Graph + live state -> plan. Pure: the live state was read before (`read.rs`), so every
+//! rule here is testable without Azure.
+
+use super::diff::diff;
+use super::types::*;
+use crate::graph::refs::{self, Ref};
+use crate::graph::{Graph, Kind, Resource};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveResource {
+    pub id: String,
+    pub body: Value,
+    pub etag: Option<String>,
+}
+
+/// A live resource gw created (tagged or marked) that the spec no longer has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Orphan {
+    pub address: String,
+    pub kind: Kind,
+    pub id: String,
+}
+
+/// Everything the plan read, keyed by lower-cased ARM id.
+#[derive(Clone, Debug, Default)]
+pub struct LiveState {
+    pub resources: BTreeMap<String, LiveResource>,
+    /// Soft-deleted accounts and APIM services by lower-cased name: (deleted id, location).
+    pub soft_deleted: BTreeMap<String, (String, String)>,
+    pub orphans: Vec<Orphan>,
+}
+
+impl LiveState {
+    pub fn get(&self, id: &str) -> Option<&LiveResource> {
+        self.resources.get(&id.to_lowercase())
+    }
+    pub fn insert(&mut self, r: LiveResource) {
+        self.resources.insert(r.id.to_lowercase(), r);
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Purge soft-deleted records that hold a name instead of restoring them.
+    pub purge_soft_deleted: bool,
+}
+
+/// Replaces references in `body` with what live state says (None where the referenced
+/// resource does not exist yet: "known after apply").
+pub fn resolve_refs(graph: &Graph, live: &LiveState, body: &Value) -> Value {
+    refs::resolve(body, &|r| match r {
+        Ref::Id { of } => graph.get(of).map(|t| Value::String(t.id.clone())),
+        Ref::Output { of, path, append } => {
+            let target = graph.get(of)?;
+            let v = refs::get_path(&live.get(&target.id)?.body, path)?.as_str()?;
+            Some(Value::String(format!("{v}{append}")))
+        }
+    })
+}
+
+fn change(r: &Resource, action: Action) -> Change {
+    Change {
+        address: r.address.clone(),
+        arm_type: r.arm_type().to_string(),
+        id: r.id.clone(),
+        action,
+        diff: Vec::new(),
+        soft_deleted: None,
+        reason: None,
+        kind: Some(r.kind),
+    }
+}
+
+pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
+    let mut out = Vec::new();
+    for r in &graph.resources {
+        let desired = resolve_refs(graph, live, &r.body);
+        match live.get(&r.id) {
+            None => {
+                let mut c = change(r, Action::Create);
+                if matches!(r.kind, Kind::Account | Kind::Apim)
+                    && let Some((deleted_id, location)) =
+                        live.soft_deleted.get(&r.name.to_lowercase())
+                {
+                    c.soft_deleted = Some(SoftDeleted {
+                        action: if opts.purge_soft_deleted {
+                            SoftDeleteAction::Purge
+                        } else {
+                            SoftDeleteAction::Restore
+                        },
+                        deleted_id: deleted_id.clone(),
+                        location: location.clone(),
+                    });
+                }
+                out.push(c);
+            }
+            Some(l) => {
+                let d = diff(&desired, &l.body);
+                let mut c = change(
+                    r,
+                    if d.is_empty() {
+                        Action::NoOp
+                    } else {
+                        Action::Update
+                    },
+                );
+                c.diff = d;
+                out.push(c);
+            }
+        }
+    }
+    // Deletes in reverse dependency order: children before parents, pools before backends.
+    let mut orphans = live.orphans.clone();
+    orphans.sort_by_key(|o| (std::cmp::Reverse(delete_rank(o.kind)), o.address.clone()));
+    for o in orphans {
+        out.push(Change {
+            address: o.address,
+            arm_type: o.kind.arm_type().to_string(),
+            id: o.id,
+            action: Action::Delete,
+            diff: Vec::new(),
+            soft_deleted: None,
+            reason: Some("gw created it and the spec no longer has it".into()),
+            kind: Some(o.kind),
+        });
+    }
+    out
+}
+
+/// Deeper resources are deleted first.
+fn delete_rank(k: Kind) -> u8 {
+    match k {
+        Kind::ResourceGroup => 0,
+        Kind::Account | Kind::Apim => 1,
+        Kind::Deployment | Kind::Backend | Kind::Subscription => 2,
+        Kind::RoleAssignment | Kind::Api => 3,
+        Kind::Pool => 4,
+        Kind::Operation | Kind::Policy => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Source;
+    use crate::model::{Context, load};
+    use serde_json::json;
+
+    fn graph() -> Graph {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/session-affinity/gw.yaml"
+        ))
+        .unwrap();
+        let ctx = Context {
+            subscription: Some("11111111-2222-3333-4444-555555555555".into()),
+        };
+        crate::graph::build(&load(&Source::new("gw.yaml", text), &ctx).unwrap())
+    }
+
+    /// Live state exactly as the spec says, with what Azure adds.
+    fn live_as_spec(g: &Graph) -> LiveState {
+        let mut live = LiveState::default();
+        // Outputs first, so references resolve.
+        for r in &g.resources {
+            let mut body = r.body.clone();
+            body["id"] = json!(r.id);
+            body["systemData"] = json!({ "createdBy": "x" });
+            if r.kind == Kind::Apim {
+                body["identity"]["principalId"] = json!("p-1");
+            }
+            if r.kind == Kind::Account {
+                body["properties"]["endpoint"] =
+                    json!(format!("https://{}.cognitiveservices.azure.com/", r.name));
+            }
+            live.insert(LiveResource {
+                id: r.id.clone(),
+                body,
+                etag: Some("\"1\"".into()),
+            });
+        }
+        let snapshot = live.clone();
+        for r in &g.resources {
+            let resolved = resolve_refs(g, &snapshot, &live.get(&r.id).unwrap().body.clone());
+            live.insert(LiveResource {
+                id: r.id.clone(),
+                body: resolved,
+                etag: None,
+            });
+        }
+        live
+    }
+
+    #[test]
+    fn nothing_live_is_all_creates() {
+        let g = graph();
+        let c = compute(&g, &LiveState::default(), Options::default());
+        assert_eq!(c.len(), g.resources.len());
+        assert!(c.iter().all(|c| c.action == Action::Create));
+    }
+
+    #[test]
+    fn live_as_spec_is_no_changes() {
+        let g = graph();
+        let c = compute(&g, &live_as_spec(&g), Options::default());
+        let changed: Vec<_> = c.iter().filter(|c| c.action != Action::NoOp).collect();
+        assert!(changed.is_empty(), "{changed:#?}");
+    }
+
+    #[test]
+    fn drifted_weight_is_exactly_that_change() {
+        let g = graph();
+        let mut live = live_as_spec(&g);
+        let pool = g.get("pools.inference-backend-pool").unwrap();
+        let mut body = live.get(&pool.id).unwrap().body.clone();
+        body["properties"]["pool"]["services"][1]["weight"] = json!(30);
+        live.insert(LiveResource {
+            id: pool.id.clone(),
+            body,
+            etag: None,
+        });
+        let c: Vec<_> = compute(&g, &live, Options::default())
+            .into_iter()
+            .filter(|c| c.action != Action::NoOp)
+            .collect();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].address, "pools.inference-backend-pool");
+        assert_eq!(c[0].diff.len(), 1);
+        assert_eq!(c[0].diff[0].path, "properties.pool.services[1].weight");
+        assert_eq!(
+            (c[0].diff[0].before.clone(), c[0].diff[0].after.clone()),
+            (Some(json!(30)), Some(json!(50)))
+        );
+    }
+
+    #[test]
+    fn soft_deleted_names_are_restored_or_purged() {
+        let g = graph();
+        let apim = g.get("apim").unwrap();
+        let mut live = LiveState::default();
+        live.soft_deleted.insert(
+            apim.name.clone(),
+            ("/deleted/apim".into(), "swedencentral".into()),
+        );
+        let c = compute(&g, &live, Options::default());
+        let a = c.iter().find(|c| c.address == "apim").unwrap();
+        assert_eq!(
+            a.soft_deleted.as_ref().unwrap().action,
+            SoftDeleteAction::Restore
+        );
+        let c = compute(
+            &g,
+            &live,
+            Options {
+                purge_soft_deleted: true,
+            },
+        );
+        let a = c.iter().find(|c| c.address == "apim").unwrap();
+        assert_eq!(
+            a.soft_deleted.as_ref().unwrap().action,
+            SoftDeleteAction::Purge
+        );
+    }
+
+    #[test]
+    fn orphans_are_deleted_children_first() {
+        let g = graph();
+        let mut live = live_as_spec(&g);
+        live.orphans.push(Orphan {
+            address: "backends.old".into(),
+            kind: Kind::Backend,
+            id: "/b/old".into(),
+        });
+        live.orphans.push(Orphan {
+            address: "pools.old".into(),
+            kind: Kind::Pool,
+            id: "/b/oldpool".into(),
+        });
+        let c: Vec<_> = compute(&g, &live, Options::default())
+            .into_iter()
+            .filter(|c| c.action == Action::Delete)
+            .collect();
+        let order: Vec<&str> = c.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(order, ["pools.old", "backends.old"]);
+    }
+}

@@ -1,0 +1,338 @@
+//! Reads the live state a plan needs, in two rounds of parallel requests, using list calls
+//! where one read covers many resources: the resource group, the accounts (one list) and the
+//! APIM service first; then each existing parent's children (one list per account for its
+//! deployments, one list each for backends, APIs and subscriptions, one read per policy and
+//! per operations list), role assignments, and the soft-deleted records when a name is free.
+
+use super::compute::{LiveResource, LiveState, Orphan};
+use super::types::{ReadStamp, body_digest};
+use crate::arm::{ArmClient, ArmError};
+use crate::graph::{Graph, Kind, OWNER_DESCRIPTION, OWNER_TAG, OWNER_VALUE, Resource};
+use crate::report::{Event, Reporter};
+use futures::future::join_all;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A read: one GET or one list, and what to do with its answer.
+enum Read<'a> {
+    Get {
+        r: &'a Resource,
+        query: &'static [(&'static str, &'static str)],
+    },
+    List {
+        path: String,
+        api: &'static str,
+        kind: ListOf,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum ListOf {
+    Accounts,
+    Deployments,
+    Backends,
+    Apis,
+    Operations,
+    Subscriptions,
+    DeletedAccounts,
+    DeletedServices,
+}
+
+enum Answer {
+    One(Option<crate::arm::Live>),
+    Many(Vec<Value>),
+}
+
+struct Progress<'a> {
+    done: AtomicUsize,
+    total: AtomicUsize,
+    reporter: &'a dyn Reporter,
+}
+
+impl Progress<'_> {
+    fn add(&self, n: usize) {
+        self.total.fetch_add(n, Ordering::SeqCst);
+    }
+    fn tick(&self) {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        self.reporter.event(Event::Read {
+            done,
+            total: self.total.load(Ordering::SeqCst),
+        });
+    }
+}
+
+async fn run(client: &ArmClient, read: &Read<'_>, p: &Progress<'_>) -> Result<Answer, ArmError> {
+    let out = match read {
+        Read::Get { r, query } => {
+            Answer::One(client.get_with_query(&r.id, r.api_version(), query).await?)
+        }
+        Read::List { path, api, .. } => match client.list(path, api).await {
+            Ok(v) => Answer::Many(v),
+            // The parent is gone: nothing under it.
+            Err(e) if e.status() == Some(404) => Answer::Many(Vec::new()),
+            Err(e) => return Err(e),
+        },
+    };
+    p.tick();
+    Ok(out)
+}
+
+fn owned_by_tag(v: &Value) -> bool {
+    v.get("tags")
+        .and_then(|t| t.get(OWNER_TAG))
+        .and_then(Value::as_str)
+        == Some(OWNER_VALUE)
+}
+
+fn owned_by_description(v: &Value) -> bool {
+    v.pointer("/properties/description")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.starts_with(OWNER_DESCRIPTION))
+}
+
+fn id_of(v: &Value) -> Option<String> {
+    v.get("id").and_then(Value::as_str).map(str::to_string)
+}
+
+/// Reads everything `graph` describes, and the resources gw owns that it no longer does.
+pub async fn read(
+    client: &ArmClient,
+    graph: &Graph,
+    reporter: &dyn Reporter,
+) -> Result<LiveState, ArmError> {
+    let p = Progress {
+        done: AtomicUsize::new(0),
+        total: AtomicUsize::new(0),
+        reporter,
+    };
+    let mut live = LiveState::default();
+    let in_graph: BTreeSet<String> = graph
+        .resources
+        .iter()
+        .map(|r| r.id.to_lowercase())
+        .collect();
+    let by_kind = |k: Kind| graph.resources.iter().filter(move |r| r.kind == k);
+    let rg = graph
+        .get("resource_group")
+        .expect("a graph has its resource group");
+    let apim = graph.get("apim").expect("a graph has its APIM service");
+    let sub = rg.id.split('/').nth(2).unwrap_or_default().to_string();
+
+    // Round 1: the resource group, every account in it, the APIM service.
+    let round1 = vec![
+        Read::Get { r: rg, query: &[] },
+        Read::List {
+            path: format!("{}/providers/Microsoft.CognitiveServices/accounts", rg.id),
+            api: Kind::Account.api_version(),
+            kind: ListOf::Accounts,
+        },
+        Read::Get {
+            r: apim,
+            query: &[],
+        },
+    ];
+    p.add(round1.len());
+    let answers = join_all(round1.iter().map(|r| run(client, r, &p))).await;
+    absorb(&mut live, &round1, answers, &in_graph)?;
+
+    // Round 2: children of what exists.
+    let mut round2 = Vec::new();
+    let account_exists = |r: &Resource| live.get(&r.id).is_some();
+    for a in by_kind(Kind::Account).filter(|a| account_exists(a)) {
+        round2.push(Read::List {
+            path: format!("{}/deployments", a.id),
+            api: Kind::Deployment.api_version(),
+            kind: ListOf::Deployments,
+        });
+    }
+    for ra in by_kind(Kind::RoleAssignment) {
+        let scope_exists = ra
+            .depends_on
+            .iter()
+            .filter_map(|d| graph.get(d))
+            .all(|d| live.get(&d.id).is_some());
+        if scope_exists {
+            round2.push(Read::Get { r: ra, query: &[] });
+        }
+    }
+    if live.get(&apim.id).is_some() {
+        round2.push(Read::List {
+            path: format!("{}/backends", apim.id),
+            api: Kind::Backend.api_version(),
+            kind: ListOf::Backends,
+        });
+        round2.push(Read::List {
+            path: format!("{}/apis", apim.id),
+            api: Kind::Api.api_version(),
+            kind: ListOf::Apis,
+        });
+        round2.push(Read::List {
+            path: format!("{}/subscriptions", apim.id),
+            api: Kind::Subscription.api_version(),
+            kind: ListOf::Subscriptions,
+        });
+        for api in by_kind(Kind::Api) {
+            round2.push(Read::List {
+                path: format!("{}/operations", api.id),
+                api: Kind::Operation.api_version(),
+                kind: ListOf::Operations,
+            });
+        }
+        for pol in by_kind(Kind::Policy) {
+            // Without format=rawxml APIM answers with the XML re-escaped.
+            round2.push(Read::Get {
+                r: pol,
+                query: &[("format", "rawxml")],
+            });
+        }
+    }
+    let missing_account = by_kind(Kind::Account).any(|a| !account_exists(a));
+    if missing_account {
+        round2.push(Read::List {
+            path: format!(
+                "/subscriptions/{sub}/providers/Microsoft.CognitiveServices/deletedAccounts"
+            ),
+            api: Kind::Account.api_version(),
+            kind: ListOf::DeletedAccounts,
+        });
+    }
+    if live.get(&apim.id).is_none() {
+        round2.push(Read::List {
+            path: format!("/subscriptions/{sub}/providers/Microsoft.ApiManagement/deletedservices"),
+            api: Kind::Apim.api_version(),
+            kind: ListOf::DeletedServices,
+        });
+    }
+    p.add(round2.len());
+    let answers = join_all(round2.iter().map(|r| run(client, r, &p))).await;
+    absorb(&mut live, &round2, answers, &in_graph)?;
+    // A read with no work still ends the progress line.
+    if p.total.load(Ordering::SeqCst) == 0 {
+        reporter.event(Event::Read { done: 0, total: 0 });
+    }
+    Ok(live)
+}
+
+fn absorb(
+    live: &mut LiveState,
+    reads: &[Read],
+    answers: Vec<Result<Answer, ArmError>>,
+    in_graph: &BTreeSet<String>,
+) -> Result<(), ArmError> {
+    for (read, answer) in reads.iter().zip(answers) {
+        match (read, answer?) {
+            (Read::Get { r, .. }, Answer::One(Some(l))) => live.insert(LiveResource {
+                id: r.id.clone(),
+                body: l.body,
+                etag: l.etag,
+            }),
+            (Read::Get { .. }, Answer::One(None)) => {}
+            (Read::List { kind, path, .. }, Answer::Many(items)) => {
+                for item in items {
+                    take_listed(live, *kind, path, item, in_graph);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn take_listed(
+    live: &mut LiveState,
+    kind: ListOf,
+    path: &str,
+    item: Value,
+    in_graph: &BTreeSet<String>,
+) {
+    let name = item
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    match kind {
+        ListOf::DeletedAccounts | ListOf::DeletedServices => {
+            let Some(id) = id_of(&item) else { return };
+            let location = item
+                .get("location")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            live.soft_deleted
+                .insert(name.to_lowercase(), (id, location));
+            return;
+        }
+        _ => {}
+    }
+    let Some(id) = id_of(&item) else { return };
+    let known = in_graph.contains(&id.to_lowercase());
+    let orphan_kind = match kind {
+        ListOf::Accounts if owned_by_tag(&item) => Some(Kind::Account),
+        ListOf::Deployments if owned_by_tag(&item) => Some(Kind::Deployment),
+        ListOf::Backends if owned_by_description(&item) => Some(
+            if item.pointer("/properties/type").and_then(Value::as_str) == Some("Pool") {
+                Kind::Pool
+            } else {
+                Kind::Backend
+            },
+        ),
+        ListOf::Apis if owned_by_description(&item) => Some(Kind::Api),
+        // An API gw owns has only gw's operations.
+        ListOf::Operations => Some(Kind::Operation),
+        _ => None,
+    };
+    if known {
+        let etag = item.get("etag").and_then(Value::as_str).map(str::to_string);
+        live.insert(LiveResource {
+            id,
+            body: item,
+            etag,
+        });
+    } else if let Some(k) = orphan_kind {
+        live.orphans.push(Orphan {
+            address: orphan_address(k, path, &name),
+            kind: k,
+            id,
+        });
+    }
+}
+
+/// An address for a resource the spec no longer has, in the spec's terms where possible.
+fn orphan_address(kind: Kind, list_path: &str, name: &str) -> String {
+    let parent = |depth: usize| {
+        list_path
+            .rsplit('/')
+            .nth(depth)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match kind {
+        Kind::Account => format!("foundries.{name}"),
+        Kind::Deployment => format!("foundries.{}.deployments.{name}", parent(1)),
+        Kind::Backend => format!("backends.{name}"),
+        Kind::Pool => format!("pools.{name}"),
+        Kind::Api => format!("apis.{name}"),
+        Kind::Operation => format!("apis.{}.operations.{name}", parent(1)),
+        _ => name.to_string(),
+    }
+}
+
+/// Stamps of what was read for every graph resource: ETag, else a body digest, else absent.
+pub fn stamps(graph: &Graph, live: &LiveState) -> Vec<ReadStamp> {
+    graph
+        .resources
+        .iter()
+        .map(|r| ReadStamp {
+            id: r.id.clone(),
+            stamp: match live.get(&r.id) {
+                None => "absent".into(),
+                Some(l) => match &l.etag {
+                    Some(e) => format!("etag:{e}"),
+                    None => body_digest(&l.body),
+                },
+            },
+        })
+        .collect()
+}

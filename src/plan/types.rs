@@ -1,0 +1,125 @@
+//! The plan as data (`../design/cli.md`, "Plan JSON"): what apply will do, per resource.
+
+use super::diff::FieldDiff;
+use crate::graph::Kind;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    NoOp,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Delete => "-",
+            Action::NoOp => " ",
+        }
+    }
+}
+
+/// What apply does about a name held by a soft-deleted account or APIM service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoftDeleteAction {
+    /// Recreate with `properties.restore: true`, then bring it to the spec.
+    Restore,
+    /// Purge the deleted record first, then create anew (`--purge-soft-deleted`).
+    Purge,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SoftDeleted {
+    pub action: SoftDeleteAction,
+    /// ARM id of the deleted record (DELETE on it purges).
+    pub deleted_id: String,
+    pub location: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub arm_type: String,
+    pub id: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<FieldDiff>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_deleted: Option<SoftDeleted>,
+    /// Why, when the action alone does not say (e.g. "no longer in the spec").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub kind: Option<Kind>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub no_op: usize,
+}
+
+/// What was read, for a saved plan to check before it is applied: the ETag where ARM
+/// gives one, else a digest of the body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadStamp {
+    pub id: String,
+    /// `etag:"..."`, `sha256:...` or `absent`.
+    pub stamp: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub spec_digest: String,
+    pub subscription: String,
+    pub resource_group: String,
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+    /// Only in saved plans (`--out`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<ReadStamp>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn summarise(changes: &[Change]) -> Summary {
+        let mut s = Summary::default();
+        for c in changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => s.no_op += 1,
+            }
+        }
+        s
+    }
+}
+
+/// The digest of the spec a plan was made from.
+pub fn spec_digest(text: &str) -> String {
+    use sha2::Digest;
+    format!("sha256:{:x}", sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// A stamp for a live body without an ETag.
+pub fn body_digest(v: &serde_json::Value) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{:x}",
+        sha2::Sha256::digest(v.to_string().as_bytes())
+    )
+}

@@ -1,0 +1,112 @@
+//! The plan for people: one line per resource that changes (`+` create, `~` update with its
+//! fields, `-` delete), then Terraform's summary line.
+
+use super::diff::policy_line_diff;
+use super::types::*;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+pub struct Style {
+    pub color: bool,
+    /// Show unchanged resources too.
+    pub verbose: bool,
+}
+
+fn paint(style: &Style, action: Action, text: &str) -> String {
+    if !style.color {
+        return text.to_string();
+    }
+    let code = match action {
+        Action::Create => "32",
+        Action::Update => "33",
+        Action::Delete => "31",
+        Action::NoOp => "2",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+fn short(v: &Option<Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(Value::String(s)) if s.len() > 80 => format!(
+            "\"{}…\"",
+            &s[..s.char_indices().nth(77).map_or(s.len(), |(i, _)| i)]
+        ),
+        Some(v) => v.to_string(),
+    }
+}
+
+pub fn render(plan: &Plan, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Plan for resource group {} in subscription {}:",
+        plan.resource_group, plan.subscription
+    );
+    let width = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp || style.verbose)
+        .map(|c| c.address.len())
+        .max()
+        .unwrap_or(0);
+    let mut any = false;
+    for c in &plan.changes {
+        if c.action == Action::NoOp && !style.verbose {
+            continue;
+        }
+        any = true;
+        let label = c.kind.map(|k| k.label()).unwrap_or("resource");
+        let name = c.id.rsplit('/').next().unwrap_or_default();
+        let mut what = format!("{label} {name}");
+        if let Some(sd) = &c.soft_deleted {
+            what.push_str(match sd.action {
+                SoftDeleteAction::Restore => " (restores the soft-deleted one holding this name)",
+                SoftDeleteAction::Purge => " (purges the soft-deleted one holding this name first)",
+            });
+        }
+        if let Some(r) = &c.reason {
+            let _ = write!(what, " ({r})");
+        }
+        let line = format!("  {} {:width$}  {what}", c.action.symbol(), c.address);
+        let _ = writeln!(out, "{}", paint(style, c.action, line.trim_end()));
+        for d in &c.diff {
+            let is_policy = d.path == "properties.value"
+                && d.after
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.contains("<policies"));
+            if is_policy {
+                let before = d.before.as_ref().and_then(Value::as_str).unwrap_or("");
+                let after = d.after.as_ref().and_then(Value::as_str).unwrap_or("");
+                let _ = writeln!(out, "      {}: policy XML changed:", d.path);
+                for l in policy_line_diff(before, after).lines() {
+                    let _ = writeln!(out, "        {l}");
+                }
+            } else {
+                let _ = writeln!(
+                    out,
+                    "      {}: {} -> {}",
+                    d.path,
+                    short(&d.before),
+                    short(&d.after)
+                );
+            }
+        }
+    }
+    if !any {
+        let _ = writeln!(
+            out,
+            "\nNo changes. Azure matches the spec ({} resources).",
+            plan.summary.no_op
+        );
+        return out;
+    }
+    let s = &plan.summary;
+    let _ = writeln!(
+        out,
+        "\nPlan: {} to add, {} to change, {} to destroy, {} unchanged.",
+        s.create, s.update, s.delete, s.no_op
+    );
+    out
+}

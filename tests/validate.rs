@@ -1,0 +1,93 @@
+//! `gw validate`: every example is valid; every invalid fixture (one per rule) reports its
+//! problem at the right place, with the fix.
+
+use crate::support::cli::{EXAMPLES, example, gw, root};
+use gw::diag::{Source, render_all};
+use gw::model::{Context, load};
+
+#[test]
+fn examples_are_valid() {
+    for name in EXAMPLES {
+        let run = gw().args(["validate", "-f"]).arg_path(&example(name)).run();
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert!(run.stderr.contains("valid ("), "{}", run.stderr);
+    }
+}
+
+trait ArgPath {
+    fn arg_path(self, p: &std::path::Path) -> Self;
+}
+impl ArgPath for crate::support::cli::Gw {
+    fn arg_path(self, p: &std::path::Path) -> Self {
+        self.args([p])
+    }
+}
+
+/// Each fixture's rendered errors, with the file named relative to the fixture folder.
+#[test]
+fn invalid_fixtures() {
+    insta::glob!("fixtures/invalid/*.yaml", |path| {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let source = Source::new(name, std::fs::read_to_string(path).unwrap());
+        let diags = load(&source, &Context::default()).expect_err("the fixture is invalid");
+        for d in &diags {
+            assert!(
+                d.loc.is_known(),
+                "{}: every problem has a location: {d:?}",
+                source.name
+            );
+            assert!(
+                d.hint.is_some() || d.message.contains("expected"),
+                "{}: every problem says how to fix it: {d:?}",
+                source.name
+            );
+        }
+        insta::assert_snapshot!(render_all(&diags, &source));
+    });
+}
+
+#[test]
+fn five_problems_are_reported_at_once() {
+    let path = root().join("tests/fixtures/invalid/five-problems.yaml");
+    let run = gw().args(["validate", "-f"]).arg_path(&path).run();
+    assert_eq!(run.code, 1);
+    let errors = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .count();
+    assert_eq!(errors, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("5 problems found"));
+    // In file order, each pointing at its line.
+    for line in [":4:13", ":9:73", ":21:20", ":22:34", ":26:14"] {
+        assert!(
+            run.stderr.contains(line),
+            "missing {line} in {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn json_output_lists_problems() {
+    let path = root().join("tests/fixtures/invalid/unknown-region.yaml");
+    let run = gw()
+        .args(["validate", "-o", "json", "-f"])
+        .arg_path(&path)
+        .run();
+    assert_eq!(run.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["problems"][0]["path"], "foundries[1].location");
+    assert_eq!(v["problems"][0]["line"], 7);
+    assert_eq!(v["problems"][0]["hint"], "did you mean `westus`?");
+}
+
+#[test]
+fn missing_file_says_how_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = gw().args(["validate"]).dir(dir.path()).run();
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("gw.yaml"), "{}", run.stderr);
+    assert!(run.stderr.contains("-f PATH"), "{}", run.stderr);
+}
