@@ -69,11 +69,65 @@ fn fail429(retry_after: u64) -> Option<FailSpec> {
     })
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// A JSON answer: status, headers, body.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: serde_json::Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// `NAME=VALUE` of the Set-Cookie header, ready to send back.
+    fn cookie(&self) -> Option<String> {
+        self.header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .map(String::from)
+    }
+    fn served_by(&self) -> &str {
+        self.body["served_by"]["foundry"]
+            .as_str()
+            .unwrap_or_default()
+    }
+}
+
+/// POSTs a JSON body (sending `cookie` or `api_key` when given).
+async fn post(
+    url: &str,
+    body: serde_json::Value,
+    cookie: Option<&str>,
+    api_key: Option<&str>,
+) -> Answer {
+    let mut req = reqwest::Client::builder()
         .no_proxy()
         .build()
         .expect("client")
+        .post(url)
+        .json(&body);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    if let Some(k) = api_key {
+        req = req.header("api-key", k);
+    }
+    let r = req.send().await.expect("send");
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
+    let body = r.json().await.unwrap_or(serde_json::Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn empty() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+fn input(model: &str) -> serde_json::Value {
+    serde_json::json!({ "model": model, "input": "hi" })
 }
 
 fn chat_url(h: &ServeHandle, model: &str) -> String {
@@ -160,42 +214,27 @@ async fn an_exhausted_pool_answers_429_with_the_longest_trip() {
     let m = model(&example_text("load-balancing"));
     let clock = Arc::new(ManualClock::default());
     let h = start(&m, Some(clock), None).await;
-    let c = client();
     // Through the admin endpoint, as a user of `gw serve` would.
-    for f in ["foundry1", "foundry2", "foundry3", "foundry4"] {
-        let r = c
-            .post(format!("{}/_gw/mock/{f}/fail", h.url()))
-            .json(&serde_json::json!({ "status": 429, "retry_after": 5 }))
-            .send()
-            .await
-            .expect("admin");
-        assert_eq!(r.status(), 200);
+    let all = ["foundry1", "foundry2", "foundry3", "foundry4"];
+    for f in all {
+        let url = format!("{}/_gw/mock/{f}/fail", h.url());
+        let fail = serde_json::json!({ "status": 429, "retry_after": 5 });
+        assert_eq!(post(&url, fail, None, None).await.status, 200);
     }
     // The first request meets every member once (1 + retry.count attempts) and gets the
     // last backend's 429; then the pool is exhausted.
-    let first = c
-        .post(chat_url(&h, "gpt-4o-mini"))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(first.status(), 429);
-    assert!(first.headers().contains_key("x-backend-region"));
-    let busy = c
-        .post(chat_url(&h, "gpt-4o-mini"))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(busy.status(), 429);
-    assert_eq!(busy.headers()["retry-after"], "60");
-    assert!(
-        !busy.headers().contains_key("x-backend-region"),
+    let first = post(&chat_url(&h, "gpt-4o-mini"), empty(), None, None).await;
+    assert_eq!(first.status, 429);
+    assert!(first.header("x-backend-region").is_some());
+    let busy = post(&chat_url(&h, "gpt-4o-mini"), empty(), None, None).await;
+    assert_eq!(busy.status, 429);
+    assert_eq!(busy.header("retry-after"), Some("60"));
+    assert_eq!(
+        busy.header("x-backend-region"),
+        None,
         "return-response skips outbound"
     );
-    let body: serde_json::Value = busy.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "backends_busy");
-    let all = ["foundry1", "foundry2", "foundry3", "foundry4"];
+    assert_eq!(busy.body["error"]["code"], "backends_busy");
     assert_ok(&run_verify(&m, &h, 5, &all).await);
     h.stop().await;
 }
@@ -204,61 +243,34 @@ async fn an_exhausted_pool_answers_429_with_the_longest_trip() {
 async fn routing_denies_rejects_and_routes_by_url_or_body() {
     let m = model(&example_text("model-routing"));
     let h = start(&m, None, None).await;
-    let c = client();
-    let denied = c
-        .post(chat_url(&h, "GPT-4o-mini"))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(denied.status(), 403);
-    assert_eq!(denied.headers()["content-type"], "application/json");
-    let body: serde_json::Value = denied.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "model_denied");
-
-    let denied = c
-        .post(responses_url(&h))
-        .json(&serde_json::json!({ "model": "gpt-4o", "input": "hi" }))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(denied.status(), 403);
-
-    let unknown = c
-        .post(chat_url(&h, "llama-3"))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(unknown.status(), 400);
-    let body: serde_json::Value = unknown.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "unknown_model");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("o4-mini")
+    let denied = post(&chat_url(&h, "GPT-4o-mini"), empty(), None, None).await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(denied.header("content-type"), Some("application/json"));
+    assert_eq!(denied.body["error"]["code"], "model_denied");
+    assert_eq!(
+        post(&responses_url(&h), input("gpt-4o"), None, None)
+            .await
+            .status,
+        403
     );
 
-    // The body's model, case-insensitive, reaches the only foundry hosting it.
-    let ok = c
-        .post(responses_url(&h))
-        .json(&serde_json::json!({ "model": "O4-MINI", "input": "hi" }))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(ok.status(), 200);
-    assert_eq!(ok.headers()["x-backend-region"], "westus3");
-    let body: serde_json::Value = ok.json().await.expect("json");
-    assert_eq!(body["served_by"]["foundry"], "foundry3");
+    let unknown = post(&chat_url(&h, "llama-3"), empty(), None, None).await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["error"]["code"], "unknown_model");
+    let message = unknown.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("o4-mini"), "{message}");
 
-    // No route: APIM's own 404.
-    let none = c
-        .post(format!("{}/nowhere", h.url()))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(none.status(), 404);
+    // The body's model, case-insensitive, reaches the only foundry hosting it.
+    let ok = post(&responses_url(&h), input("O4-MINI"), None, None).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("x-backend-region"), Some("westus3"));
+    assert_eq!(ok.served_by(), "foundry3");
+
+    // No operation there: APIM's own 404.
+    let none = post(&format!("{}/nowhere", h.url()), empty(), None, None).await;
+    assert_eq!(none.status, 404);
     h.stop().await;
 }
 
@@ -323,68 +335,28 @@ async fn affinity_falls_back_when_its_backend_trips() {
     let m = model(&example_text("session-affinity"));
     let clock = Arc::new(ManualClock::default());
     let h = start(&m, Some(clock), None).await;
-    let c = client();
-    let first = c
-        .post(responses_url(&h))
-        .json(&serde_json::json!({ "model": "gpt-4.1-mini", "input": "hi" }))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(first.status(), 200);
-    let cookie = first.headers()["set-cookie"]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let body: serde_json::Value = first.json().await.expect("json");
-    let sticky = body["served_by"]["foundry"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let first = post(&responses_url(&h), input("gpt-4.1-mini"), None, None).await;
+    assert_eq!(first.status, 200);
+    let cookie = first.cookie().expect("the first response sets the cookie");
+    let sticky = first.served_by().to_string();
     let other = if sticky == "foundry1" {
         "foundry2"
     } else {
         "foundry1"
     };
 
-    h.mocks()
-        .expect("mocks")
-        .set_fail(&sticky, fail429(5))
-        .expect("fail");
-    let moved = c
-        .post(chat_url(&h, "gpt-4.1-mini"))
-        .header("cookie", &cookie)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(moved.status(), 200, "the retry re-selects the pool");
-    let new_cookie = moved.headers()["set-cookie"]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let mocks = h.mocks().expect("mocks");
+    mocks.set_fail(&sticky, fail429(5)).expect("fail");
+    let url = chat_url(&h, "gpt-4.1-mini");
+    let moved = post(&url, empty(), Some(&cookie), None).await;
+    assert_eq!(moved.status, 200, "the retry re-selects the pool");
+    assert_eq!(moved.served_by(), other);
+    let new_cookie = moved.cookie().expect("re-set for the new backend");
     assert_ne!(new_cookie, cookie);
-    let body: serde_json::Value = moved.json().await.expect("json");
-    assert_eq!(body["served_by"]["foundry"], other);
 
-    let again = c
-        .post(chat_url(&h, "gpt-4.1-mini"))
-        .header("cookie", &new_cookie)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert!(
-        !again.headers().contains_key("set-cookie"),
-        "a valid cookie is not re-set"
-    );
-    let body: serde_json::Value = again.json().await.expect("json");
-    assert_eq!(body["served_by"]["foundry"], other);
+    let again = post(&url, empty(), Some(&new_cookie), None).await;
+    assert_eq!(again.cookie(), None, "a valid cookie is not re-set");
+    assert_eq!(again.served_by(), other);
     h.stop().await;
 }
 
@@ -392,39 +364,18 @@ async fn affinity_falls_back_when_its_backend_trips() {
 async fn the_subscription_key_is_checked_when_given() {
     let m = model(&example_text("load-balancing"));
     let h = start(&m, None, Some("k-0123456789")).await;
-    let c = client();
-    let send = |req: reqwest::RequestBuilder| async move {
-        req.json(&serde_json::json!({})).send().await.expect("send")
-    };
-    let missing = send(c.post(chat_url(&h, "gpt-4o-mini"))).await;
-    assert_eq!(missing.status(), 401);
-    let body: serde_json::Value = missing.json().await.expect("json");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("missing subscription key")
-    );
+    let url = chat_url(&h, "gpt-4o-mini");
+    let missing = post(&url, empty(), None, None).await;
+    assert_eq!(missing.status, 401);
+    let message = missing.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("missing subscription key"), "{message}");
+    assert_eq!(post(&url, empty(), None, Some("wrong")).await.status, 401);
     assert_eq!(
-        send(
-            c.post(chat_url(&h, "gpt-4o-mini"))
-                .header("api-key", "wrong")
-        )
-        .await
-        .status(),
-        401
-    );
-    assert_eq!(
-        send(
-            c.post(chat_url(&h, "gpt-4o-mini"))
-                .header("api-key", "k-0123456789")
-        )
-        .await
-        .status(),
+        post(&url, empty(), None, Some("k-0123456789")).await.status,
         200
     );
-    let q = format!("{}&api-key=k-0123456789", chat_url(&h, "gpt-4o-mini"));
-    assert_eq!(send(c.post(q)).await.status(), 200);
+    let in_query = format!("{url}&api-key=k-0123456789");
+    assert_eq!(post(&in_query, empty(), None, None).await.status, 200);
     h.stop().await;
 }
 

@@ -305,7 +305,7 @@ impl Gateway {
     /// No backend available: the policy's on-error answer (429 + Retry-After) where the API
     /// sends to a pool, else APIM's own 503.
     fn unavailable(&self, api: &Api) -> Response {
-        match route::exhausted_retry_after(&self.model, api) {
+        match self.model.exhausted_retry_after(api) {
             Some(secs) => {
                 let mut r = json_answer(
                     StatusCode::TOO_MANY_REQUESTS,

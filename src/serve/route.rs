@@ -180,26 +180,6 @@ pub fn unknown_message(model: &str, known: &[&str]) -> String {
     )
 }
 
-/// The Retry-After of the policy's exhausted-pool answer: the longest trip of the breakers
-/// behind the API (the earliest every member can be back), 60 without a breaker; None when
-/// the API sends to no pool (the policy then has no such answer). Same rule as
-/// `render::policy`; a test keeps them equal.
-pub fn exhausted_retry_after(model: &Model, api: &Api) -> Option<u64> {
-    let targets = model.api_targets(api);
-    targets
-        .iter()
-        .any(|t| matches!(t, Target::Pool(_)))
-        .then(|| {
-            targets
-                .iter()
-                .flat_map(|t| model.target_foundries(t))
-                .filter_map(|f| model.foundry(f).and_then(|f| f.breaker.as_ref()))
-                .map(|b| b.trip_secs)
-                .max()
-                .unwrap_or(60)
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +263,7 @@ mod tests {
             let m = example(name);
             for api in &m.apis {
                 let xml = crate::render::policy::render(&m, api);
-                match exhausted_retry_after(&m, api) {
+                match m.exhausted_retry_after(api) {
                     Some(secs) => assert!(
                         xml.contains(&format!("Retry after {secs} seconds.")),
                         "{name}: {secs}"

@@ -11,7 +11,7 @@ pub mod report;
 pub use probe::{Conversation, Probe};
 
 use crate::model::{Api, ApiType, Model, Routing, Target, glob_match};
-use crate::serve::{pool, route};
+use crate::serve::pool;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -326,7 +326,7 @@ async fn burst(
         // The first requests may still reach the failing members (and get their 429s) before
         // their breakers trip; after that the gateway itself must refuse, and no request may
         // be answered by a backend.
-        let busy = if route::exhausted_retry_after(model, api).is_some() {
+        let busy = if model.exhausted_retry_after(api).is_some() {
             "429 backends_busy"
         } else {
             "503"
