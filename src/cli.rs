@@ -69,6 +69,10 @@ pub enum Command {
     Affinity(AffinityCommand),
     /// Delete what the spec manages (and with --purge, the soft-deleted records).
     Destroy(DestroyArgs),
+    /// Run a local gateway that routes like the deployed one (with --mock: no Azure needed).
+    Serve(ServeArgs),
+    /// Probe a gateway and check balancing, routing and affinity against the spec.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,4 +146,59 @@ pub struct RenderArgs {
     /// Also write requests.jsonl: the ARM PUTs apply sends to an empty resource group.
     #[arg(long)]
     pub requests: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Start a built-in OpenAI-compatible mock backend per foundry.
+    #[arg(long)]
+    pub mock: bool,
+    /// Make a mock fail: NAME=STATUS[:RETRY_AFTER_SECONDS][@RATE], e.g. foundry1=429, foundry1=429:5, foundry1=429@0.5. Repeatable.
+    #[arg(long = "mock-fail", value_name = "NAME=STATUS", value_parser = crate::serve::mock::parse_fail_assignment)]
+    pub mock_fail: Vec<(String, crate::serve::FailSpec)>,
+    /// Send a foundry's requests to URL (its endpoint; `/openai/...` is appended). Repeatable.
+    #[arg(long = "backend", value_name = "NAME=URL", value_parser = parse_backend)]
+    pub backend: Vec<(String, url::Url)>,
+    /// Require this subscription key in the `api-key` header or query; without it any key is accepted.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Seed pool selection and mock failure rates, for repeatable runs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The gateway's URL, e.g. http://127.0.0.1:8080 or https://NAME.azure-api.net.
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Subscription key sent in `api-key`.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Requests per burst.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub requests: u32,
+    /// Write a self-contained HTML page with a chart per API.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Foundries that are failing on purpose (e.g. `gw serve --mock-fail`): predict the failover. Repeatable or comma-separated.
+    #[arg(long, value_name = "FOUNDRY", value_delimiter = ',')]
+    pub down: Vec<String>,
+    /// The `api-version` query sent with each request.
+    #[arg(long, default_value = crate::verify::DEFAULT_API_VERSION)]
+    pub api_version: String,
+}
+
+fn parse_backend(s: &str) -> Result<(String, url::Url), String> {
+    let (name, u) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=URL, e.g. foundry1=http://127.0.0.1:9001"))?;
+    let url = url::Url::parse(u.trim()).map_err(|e| format!("`{u}`: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{u}` is not an http(s) URL"));
+    }
+    Ok((name.trim().to_string(), url))
 }

@@ -12,7 +12,9 @@ pub mod env;
 pub mod graph;
 pub mod model;
 pub mod render;
+pub mod serve;
 pub mod spec;
+pub mod verify;
 
 use clap::Parser;
 use std::ffi::OsString;

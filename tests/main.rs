@@ -6,4 +6,5 @@ mod apply;
 mod arm_client;
 mod plan;
 mod render;
+mod serve;
 mod validate;

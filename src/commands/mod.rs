@@ -8,7 +8,9 @@ mod destroy;
 mod plan;
 mod render;
 mod schema;
+mod serve;
 mod validate;
+mod verify;
 
 use crate::cli::{Cli, Command, Global};
 use crate::diag::{Source, render_all};
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(a) => apply::run(&cli.global, a),
         Command::Affinity(a) => affinity::run(&cli.global, a),
         Command::Destroy(a) => destroy::run(&cli.global, a),
+        Command::Serve(a) => serve::run(&cli.global, a),
+        Command::Verify(a) => verify::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -10,7 +10,7 @@ mod build;
 mod kind;
 pub mod refs;
 
-pub use build::{OPERATIONS, Operation, build, operations_for, role_assignment_name};
+pub use build::{OPERATIONS, Operation, apim_path, build, operations_for, role_assignment_name};
 pub use kind::Kind;
 
 use serde_json::Value;

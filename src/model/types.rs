@@ -188,6 +188,25 @@ impl Model {
                 .unwrap_or_default(),
         }
     }
+    /// The Retry-After of an API's exhausted-pool answer: the longest trip of the breakers
+    /// behind it (the earliest every member can be back), 60 without a breaker; None when the
+    /// API sends to no pool (its policy then has no such answer). Read by the policy render
+    /// and by `gw serve`, so they cannot disagree.
+    pub fn exhausted_retry_after(&self, api: &Api) -> Option<u64> {
+        let targets = self.api_targets(api);
+        targets
+            .iter()
+            .any(|t| matches!(t, Target::Pool(_)))
+            .then(|| {
+                targets
+                    .iter()
+                    .flat_map(|t| self.target_foundries(t))
+                    .filter_map(|f| self.foundry(f).and_then(|f| f.breaker.as_ref()))
+                    .map(|b| b.trip_secs)
+                    .max()
+                    .unwrap_or(60)
+            })
+    }
     /// Every target an API can send to, sorted and unique.
     pub fn api_targets<'a>(&self, api: &'a Api) -> Vec<&'a Target> {
         let mut v: Vec<&Target> = match &api.routing {

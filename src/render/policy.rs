@@ -1,6 +1,6 @@
 //! Model -> APIM policy XML for one API (template `templates/policy.xml.j2`).
 
-use crate::model::{Api, Model, Routing, Target, glob_match};
+use crate::model::{Api, Model, Routing, glob_match};
 use minijinja::{Environment, context, syntax::SyntaxConfig};
 use std::collections::BTreeMap;
 
@@ -89,21 +89,8 @@ pub fn render(model: &Model, api: &Api) -> String {
         .map(u16::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    let targets = model.api_targets(api);
-    // Retry-After for an exhausted pool: the longest trip of its members' breakers (the
-    // earliest a member can be back), or a minute without a breaker.
-    let exhausted = targets
-        .iter()
-        .any(|t| matches!(t, Target::Pool(_)))
-        .then(|| {
-            targets
-                .iter()
-                .flat_map(|t| model.target_foundries(t))
-                .filter_map(|f| model.foundry(f).and_then(|f| f.breaker.as_ref()))
-                .map(|b| b.trip_secs)
-                .max()
-                .unwrap_or(60)
-        });
+    // Retry-After for an exhausted pool: the earliest every member can be back.
+    let exhausted = model.exhausted_retry_after(api);
     let ctx = match &api.routing {
         Routing::Single(t) => context! {
             api => &api.name,

@@ -1,0 +1,101 @@
+//! `gw serve` throughput and added latency: the same chat-completion request at a fixed
+//! concurrency, once straight to a mock backend and once through the gateway (pool
+//! selection, breaker bookkeeping, buffering, forwarding, outbound headers).
+//!
+//! `cargo bench --bench serve` runs the full measurement; without `--bench` (as under
+//! `cargo test --benches`) it runs a short smoke pass.
+
+use gw::diag::Source;
+use gw::model::Context;
+use gw::serve::{self, ServeOptions};
+use std::time::{Duration, Instant};
+
+const CONCURRENCY: usize = 16;
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let total = if full { 40_000 } else { 400 };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(total));
+}
+
+async fn run(total: usize) {
+    let path = format!(
+        "{}/examples/load-balancing/gw.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("example");
+    let model = gw::model::load(&Source::new(path, text), &Context { subscription: None })
+        .expect("valid example");
+    let opts = ServeOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        mock: true,
+        seed: Some(1),
+        ..ServeOptions::default()
+    };
+    let h = serve::start(model, opts).await.expect("serve");
+    let q = "deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21";
+    let direct = format!("http://{}/openai/{q}", h.mock_addrs["foundry1"]);
+    let gateway = format!("{}/inference/openai/{q}", h.url());
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+
+    // Warm both paths (connections, allocator) before measuring.
+    measure(&client, &direct, total / 10).await;
+    measure(&client, &gateway, total / 10).await;
+    let (d_rps, d) = measure(&client, &direct, total).await;
+    let (g_rps, g) = measure(&client, &gateway, total).await;
+    let p = |v: &[Duration], q: f64| v[((v.len() as f64 - 1.0) * q) as usize];
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("gw serve benchmark: {total} requests, concurrency {CONCURRENCY}");
+    println!(
+        "  mock directly : {d_rps:>8.0} req/s  p50 {:>7.0} us  p99 {:>7.0} us",
+        us(p(&d, 0.5)),
+        us(p(&d, 0.99))
+    );
+    println!(
+        "  through serve : {g_rps:>8.0} req/s  p50 {:>7.0} us  p99 {:>7.0} us",
+        us(p(&g, 0.5)),
+        us(p(&g, 0.99))
+    );
+    println!(
+        "  added latency : p50 {:>7.0} us  p99 {:>7.0} us",
+        us(p(&g, 0.5)) - us(p(&d, 0.5)),
+        us(p(&g, 0.99)) - us(p(&d, 0.99))
+    );
+    h.stop().await;
+}
+
+/// Sends `total` requests from CONCURRENCY tasks; gives requests/s and sorted latencies.
+async fn measure(client: &reqwest::Client, url: &str, total: usize) -> (f64, Vec<Duration>) {
+    let body = serde_json::json!({ "messages": [{ "role": "user", "content": "hi" }] });
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (client, url, body) = (client.clone(), url.to_string(), body.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(total / CONCURRENCY + 1);
+                for _ in 0..total / CONCURRENCY {
+                    let t = Instant::now();
+                    let r = client.post(&url).json(&body).send().await.expect("send");
+                    assert_eq!(r.status(), 200);
+                    r.bytes().await.expect("body");
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(total);
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let rps = all.len() as f64 / start.elapsed().as_secs_f64();
+    all.sort();
+    (rps, all)
+}

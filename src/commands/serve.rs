@@ -1,0 +1,152 @@
+//! `gw serve`: runs the local gateway until Ctrl-C. Addresses go to stderr (and, with
+//! `-o json`, as one document on stdout so a script can pick up the ports).
+
+use crate::cli::{Global, Output, ServeArgs};
+use crate::serve::{self, RequestLog, ServeError, ServeOptions};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let source = super::read_source(g)?;
+    let model = match super::load_model(&source, &super::offline_context(g)) {
+        Ok(m) => m,
+        Err(code) => return Ok(code),
+    };
+    let on_request: Option<serve::RequestCallback> = g
+        .verbose
+        .then(|| Arc::new(|l: &RequestLog| eprintln!("{}", log_line(l))) as serve::RequestCallback);
+    let options = ServeOptions {
+        listen: a.listen,
+        mock: a.mock,
+        mock_fail: a.mock_fail.clone(),
+        backends: a.backend.iter().cloned().collect(),
+        key: a.key.clone(),
+        seed: a.seed,
+        on_request,
+        ..ServeOptions::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let handle = serve::start(model.clone(), options)
+            .await
+            .map_err(with_hint)?;
+        let url = handle.url();
+        eprintln!("gw serve: {} on {url}", source.name);
+        let key_note = match &a.key {
+            Some(k) => format!("subscription key {} required in api-key", mask(k)),
+            None => "any subscription key accepted".to_string(),
+        };
+        for (api, base) in serve::api_urls(&model, &url) {
+            eprintln!("  API {api}: {base}  ({key_note})");
+        }
+        if let Some(m) = handle.mocks() {
+            for (name, st) in m.status() {
+                let fail = st.fail.map_or(String::new(), |f| {
+                    format!(
+                        "  [failing: {}{}{}]",
+                        f.status,
+                        f.retry_after.map_or(String::new(), |s| format!(", Retry-After {s}s")),
+                        if f.rate < 1.0 { format!(", rate {}", f.rate) } else { String::new() }
+                    )
+                });
+                eprintln!("  mock {name} ({}): {}{fail}", st.region, st.address);
+            }
+            eprintln!(
+                "  change a mock at run time: curl -X POST {url}{p}/mock/FOUNDRY/fail -H 'content-type: application/json' -d '{{\"status\":429,\"retry_after\":5}}'  (DELETE to heal; GET {url}{p}/breakers)",
+                p = serve::ADMIN_PREFIX
+            );
+        }
+        for (name, u) in &a.backend {
+            eprintln!("  backend {name}: {u}");
+        }
+        if g.output == Output::Json {
+            let doc = serde_json::json!({
+                "url": url,
+                "apis": serve::api_urls(&model, &url).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                "mocks": handle.mock_addrs.iter().map(|(k, v)| (k.clone(), format!("http://{v}"))).collect::<std::collections::BTreeMap<_, _>>(),
+            });
+            super::print_stdout(&format!("{doc}\n"))?;
+        }
+        eprintln!("Press Ctrl-C to stop.");
+        tokio::signal::ctrl_c().await?;
+        eprintln!("gw serve: stopping");
+        handle.stop().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn with_hint(e: ServeError) -> anyhow::Error {
+    let hint = match &e {
+        ServeError::NoBackend(_) => {
+            Some("add --mock for built-in backends, or --backend NAME=URL for each foundry")
+        }
+        ServeError::FailWithoutMock => Some("add --mock"),
+        ServeError::Bind { .. } => {
+            Some("choose another address with --listen, e.g. --listen 127.0.0.1:0")
+        }
+        _ => None,
+    };
+    match hint {
+        Some(h) => anyhow::anyhow!("{e}\nhint: {h}"),
+        None => anyhow::Error::new(e),
+    }
+}
+
+/// `POST /inference/... [gpt-4o-mini] -> foundry1 429 (tripped 10s), foundry2 200 => 200 in 3 ms`
+fn log_line(l: &RequestLog) -> String {
+    let attempts = l
+        .attempts
+        .iter()
+        .map(|a| {
+            let status = a
+                .status
+                .map_or("unreachable".to_string(), |s| s.to_string());
+            let trip = a
+                .tripped_for_secs
+                .map_or(String::new(), |s| format!(" (tripped {s}s)"));
+            format!("{} {status}{trip}", a.foundry)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let model = l
+        .model
+        .as_deref()
+        .map_or(String::new(), |m| format!(" [{m}]"));
+    let via = if attempts.is_empty() {
+        "gateway".to_string()
+    } else {
+        attempts
+    };
+    format!(
+        "{} {}{model} -> {via} => {} in {} ms",
+        l.method, l.path, l.status, l.elapsed_ms
+    )
+}
+
+/// A secret as it may be shown: `****` and its last four characters.
+pub fn mask(secret: &str) -> String {
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if secret.chars().count() <= 4 {
+        "****".into()
+    } else {
+        format!("****{tail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn masks_all_but_the_last_four() {
+        assert_eq!(super::mask("0123456789abcd"), "****abcd");
+        assert_eq!(super::mask("abc"), "****");
+    }
+}

@@ -1,0 +1,517 @@
+//! The gateway's HTTP side: the API paths, the subscription key, and the backend section of
+//! the policy (pool dispatch, breakers, the retry, the exhausted answer, outbound headers).
+
+use super::breaker::{BreakerState, parse_retry_after};
+use super::route::{self, Decision, Matched};
+use super::{Clock, Mocks, RequestCallback, ServeOptions, TokenProvider, affinity};
+use crate::model::{Api, Model, Target};
+use axum::Router;
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, request::Parts};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Paths under this prefix are serve's own (mock control, breaker state), never an API's.
+pub const ADMIN_PREFIX: &str = "/_gw";
+
+/// The largest request body the gateway buffers (the retry needs the whole body).
+const MAX_BODY: usize = 32 << 20;
+
+/// APIM's forward-request default timeout.
+const BACKEND_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Request headers that are not forwarded: hop-by-hop ones, the caller's key (the gateway's
+/// only) and Authorization (the policy overrides it with the managed identity's token).
+const DROP_REQUEST: &[&str] = &[
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "api-key",
+    "authorization",
+];
+const DROP_RESPONSE: &[&str] = &[
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "trailer",
+    "upgrade",
+];
+
+/// Where a foundry's requests go.
+#[derive(Clone)]
+pub enum Endpoint {
+    /// A mock or a `--backend` URL: no token added.
+    Plain(Url),
+    /// The real Foundry endpoint, with a bearer token.
+    Azure(Url, Arc<dyn TokenProvider>),
+}
+
+/// One backend call made for a request.
+#[derive(Clone, Debug, Serialize)]
+pub struct Attempt {
+    pub foundry: String,
+    /// The backend's status, or None when it could not be reached.
+    pub status: Option<u16>,
+    /// Set when this answer tripped the foundry's breaker.
+    pub tripped_for_secs: Option<u64>,
+}
+
+/// What the gateway did with one request.
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestLog {
+    pub method: String,
+    pub path: String,
+    pub api: Option<String>,
+    pub model: Option<String>,
+    pub attempts: Vec<Attempt>,
+    pub status: u16,
+    pub elapsed_ms: u64,
+}
+
+struct Gateway {
+    model: Model,
+    prefixes: Vec<(usize, String)>,
+    endpoints: BTreeMap<String, Endpoint>,
+    breakers: Mutex<BTreeMap<String, BreakerState>>,
+    rng: Mutex<StdRng>,
+    clock: Arc<dyn Clock>,
+    client: reqwest::Client,
+    local_client: reqwest::Client,
+    key: Option<String>,
+    mocks: Option<Mocks>,
+    on_request: Option<RequestCallback>,
+}
+
+pub fn router(
+    model: Model,
+    options: ServeOptions,
+    endpoints: BTreeMap<String, Endpoint>,
+    mocks: Option<Mocks>,
+    seed: u64,
+) -> Result<Router, reqwest::Error> {
+    let breakers = model
+        .foundries
+        .iter()
+        .map(|f| (f.name.clone(), BreakerState::new(f.breaker.clone())))
+        .collect();
+    let gw = Gateway {
+        prefixes: route::prefixes(&model),
+        model,
+        endpoints,
+        breakers: Mutex::new(breakers),
+        rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        clock: options.clock,
+        client: reqwest::Client::builder()
+            .timeout(BACKEND_TIMEOUT)
+            .build()?,
+        // Loopback backends never go through a proxy from the environment.
+        local_client: reqwest::Client::builder()
+            .timeout(BACKEND_TIMEOUT)
+            .no_proxy()
+            .build()?,
+        key: options.key,
+        mocks,
+        on_request: options.on_request,
+    };
+    Ok(Router::new()
+        .route(&format!("{ADMIN_PREFIX}/mock"), get(mock_status))
+        .route(
+            &format!("{ADMIN_PREFIX}/mock/{{foundry}}/fail"),
+            post(mock_fail).delete(mock_heal),
+        )
+        .route(&format!("{ADMIN_PREFIX}/breakers"), get(breakers_status))
+        .fallback(handle)
+        .with_state(Arc::new(gw)))
+}
+
+async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let start = Instant::now();
+    let (parts, body) = req.into_parts();
+    let mut log = RequestLog {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        api: None,
+        model: None,
+        attempts: Vec::new(),
+        status: 0,
+        elapsed_ms: 0,
+    };
+    let resp = gw.answer(parts, body, &mut log).await;
+    if let Some(cb) = &gw.on_request {
+        log.status = resp.status().as_u16();
+        log.elapsed_ms = start.elapsed().as_millis() as u64;
+        cb(&log);
+    }
+    resp
+}
+
+impl Gateway {
+    async fn answer(&self, parts: Parts, body: Body, log: &mut RequestLog) -> Response {
+        let Some(m) =
+            route::match_request(&self.model, &self.prefixes, &parts.method, parts.uri.path())
+        else {
+            return apim_error(StatusCode::NOT_FOUND, "Resource not found");
+        };
+        let api = &self.model.apis[m.api];
+        log.api = Some(api.name.clone());
+        if let Some(denied) = self.check_key(api, &parts) {
+            return denied;
+        }
+        let Ok(body) = to_bytes(body, MAX_BODY).await else {
+            return apim_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.",
+            );
+        };
+        let model = route::requested_model(m.deployment_id.as_deref(), &body);
+        if !model.is_empty() {
+            log.model = Some(model.clone());
+        }
+        match route::decide(api, model) {
+            Decision::Denied { model, pattern } => json_answer(
+                StatusCode::FORBIDDEN,
+                route::error_body("model_denied", &route::denied_message(&model, pattern)),
+            ),
+            Decision::Unknown { model, known } => json_answer(
+                StatusCode::BAD_REQUEST,
+                route::error_body("unknown_model", &route::unknown_message(&model, &known)),
+            ),
+            Decision::Send(target) => self.dispatch(api, target, &m, &parts, body, log).await,
+        }
+    }
+
+    /// APIM checks the subscription key before any policy runs.
+    fn check_key(&self, api: &Api, parts: &Parts) -> Option<Response> {
+        let want = self.key.as_ref().filter(|_| api.subscription_required)?;
+        let given = parts
+            .headers
+            .get("api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .or_else(|| query_param(parts.uri.query(), "api-key"));
+        match given {
+            None => Some(apim_error(
+                StatusCode::UNAUTHORIZED,
+                "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
+            )),
+            Some(k) if !constant_time_eq(k.as_bytes(), want.as_bytes()) => Some(apim_error(
+                StatusCode::UNAUTHORIZED,
+                "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.",
+            )),
+            Some(_) => None,
+        }
+    }
+
+    /// The backend section: forward, and on a `retry.on` status select again (the pool
+    /// re-selection skips members whose breaker has tripped meanwhile).
+    async fn dispatch(
+        &self,
+        api: &Api,
+        target: &Target,
+        m: &Matched,
+        parts: &Parts,
+        body: Bytes,
+        log: &mut RequestLog,
+    ) -> Response {
+        let cookie = match target {
+            Target::Pool(p) => self
+                .model
+                .pool(p)
+                .and_then(|p| p.affinity.as_ref())
+                .and_then(|name| affinity::cookie_value(&parts.headers, name)),
+            Target::Foundry(_) => None,
+        };
+        let attempts = 1 + api.retry.count;
+        let mut set_cookie = None;
+        for n in 1..=attempts {
+            let Some((foundry, new_cookie)) = self.choose(target, cookie.as_deref()) else {
+                return self.unavailable(api);
+            };
+            if new_cookie.is_some() {
+                set_cookie = new_cookie;
+            }
+            let resp = match self.forward(&foundry, m, parts, body.clone()).await {
+                Ok(r) => r,
+                Err(e) => {
+                    log.attempts.push(Attempt {
+                        foundry,
+                        status: None,
+                        tripped_for_secs: None,
+                    });
+                    return apim_error(
+                        StatusCode::BAD_GATEWAY,
+                        &format!("The backend could not be reached: {e}"),
+                    );
+                }
+            };
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let tripped = self.record(&foundry, status, retry_after);
+            log.attempts.push(Attempt {
+                foundry,
+                status: Some(status),
+                tripped_for_secs: tripped.map(|d| d.as_secs()),
+            });
+            if n < attempts && api.retry.on.contains(&status) {
+                continue;
+            }
+            return outbound(resp, set_cookie).await;
+        }
+        self.unavailable(api)
+    }
+
+    /// The foundry for one attempt, and the affinity cookie to set if it is a new choice.
+    fn choose(&self, target: &Target, cookie: Option<&str>) -> Option<(String, Option<String>)> {
+        let now = self.clock.now();
+        let breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        let available = |f: &str| breakers.get(f).is_none_or(|b| b.is_available(now));
+        match target {
+            Target::Foundry(f) => available(f).then(|| (f.clone(), None)),
+            Target::Pool(p) => {
+                let pool = self.model.pool(p)?;
+                let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+                let pick = affinity::pick(pool, cookie, &available, &mut *rng)?;
+                Some((pool.members[pick.member].foundry.clone(), pick.set_cookie))
+            }
+        }
+    }
+
+    fn record(&self, foundry: &str, status: u16, retry_after: Option<u64>) -> Option<Duration> {
+        let now = self.clock.now();
+        let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        breakers.get_mut(foundry)?.record(now, status, retry_after)
+    }
+
+    /// No backend available: the policy's on-error answer (429 + Retry-After) where the API
+    /// sends to a pool, else APIM's own 503.
+    fn unavailable(&self, api: &Api) -> Response {
+        match self.model.exhausted_retry_after(api) {
+            Some(secs) => {
+                let mut r = json_answer(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    route::error_body(
+                        "backends_busy",
+                        &format!(
+                            "Every backend for this request is busy. Retry after {secs} seconds."
+                        ),
+                    ),
+                );
+                r.headers_mut()
+                    .insert("retry-after", HeaderValue::from(secs));
+                r
+            }
+            None => apim_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The backend is temporarily unavailable (its circuit breaker is open).",
+            ),
+        }
+    }
+
+    async fn forward(
+        &self,
+        foundry: &str,
+        m: &Matched,
+        parts: &Parts,
+        body: Bytes,
+    ) -> Result<reqwest::Response, String> {
+        let endpoint = self
+            .endpoints
+            .get(foundry)
+            .ok_or_else(|| format!("no endpoint for `{foundry}`"))?;
+        let (base, token, client) = match endpoint {
+            Endpoint::Plain(u) => (u, None, &self.local_client),
+            Endpoint::Azure(u, tp) => (
+                u,
+                Some(tp.token().await.map_err(|e| e.to_string())?),
+                &self.client,
+            ),
+        };
+        let mut url = format!("{}/openai{}", base.as_str().trim_end_matches('/'), m.rest);
+        if let Some(q) = forwarded_query(parts.uri.query()) {
+            url.push('?');
+            url.push_str(&q);
+        }
+        let mut headers = HeaderMap::new();
+        for (k, v) in &parts.headers {
+            if !DROP_REQUEST.contains(&k.as_str()) {
+                headers.append(k.clone(), v.clone());
+            }
+        }
+        if let Some(t) = token
+            && let Ok(v) = HeaderValue::from_str(&format!("Bearer {t}"))
+        {
+            headers.insert(axum::http::header::AUTHORIZATION, v);
+        }
+        client
+            .request(parts.method.clone(), url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())
+    }
+}
+
+/// The backend's answer as the caller sees it, with the policy's outbound headers.
+async fn outbound(resp: reqwest::Response, set_cookie: Option<String>) -> Response {
+    let status = resp.status();
+    let mut headers = HeaderMap::new();
+    for (k, v) in resp.headers() {
+        if !DROP_RESPONSE.contains(&k.as_str()) {
+            headers.append(k.clone(), v.clone());
+        }
+    }
+    let region = headers
+        .get("x-ms-region")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("unknown"));
+    headers.insert(HeaderName::from_static("x-backend-region"), region);
+    if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.append(axum::http::header::SET_COOKIE, c);
+    }
+    let body = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            return apim_error(
+                StatusCode::BAD_GATEWAY,
+                &format!("The backend's answer was cut short: {}", e.without_url()),
+            );
+        }
+    };
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    r
+}
+
+/// The query string without the subscription key.
+fn forwarded_query(query: Option<&str>) -> Option<String> {
+    let q = query?;
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+        .filter(|(k, _)| k != "api-key")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    Some(
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(kept)
+            .finish(),
+    )
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The policy's own answers (`return-response`): JSON, no outbound headers.
+fn json_answer(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// An error in APIM's own format (`{"statusCode":..,"message":..}`).
+fn apim_error(status: StatusCode, message: &str) -> Response {
+    json_answer(
+        status,
+        json!({ "statusCode": status.as_u16(), "message": message }).to_string(),
+    )
+}
+
+async fn mock_status(State(gw): State<Arc<Gateway>>) -> Response {
+    match &gw.mocks {
+        Some(m) => axum::Json(m.status()).into_response(),
+        None => apim_error(StatusCode::NOT_FOUND, "gw serve was started without --mock"),
+    }
+}
+
+async fn mock_fail(
+    State(gw): State<Arc<Gateway>>,
+    Path(foundry): Path<String>,
+    axum::Json(fail): axum::Json<super::FailSpec>,
+) -> Response {
+    set_fail(&gw, &foundry, Some(fail))
+}
+
+async fn mock_heal(State(gw): State<Arc<Gateway>>, Path(foundry): Path<String>) -> Response {
+    set_fail(&gw, &foundry, None)
+}
+
+fn set_fail(gw: &Gateway, foundry: &str, fail: Option<super::FailSpec>) -> Response {
+    let Some(m) = &gw.mocks else {
+        return apim_error(StatusCode::NOT_FOUND, "gw serve was started without --mock");
+    };
+    match m.set_fail(foundry, fail) {
+        Ok(()) => axum::Json(m.status()).into_response(),
+        Err(e) => apim_error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// Each foundry's breaker: available, or seconds until it is.
+async fn breakers_status(State(gw): State<Arc<Gateway>>) -> Response {
+    let now = gw.clock.now();
+    let breakers = gw.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+    let out: BTreeMap<&str, serde_json::Value> = breakers
+        .iter()
+        .map(|(f, b)| {
+            (f.as_str(), json!({ "available": b.is_available(now), "open_for_secs": b.remaining(now).as_secs_f64() }))
+        })
+        .collect();
+    axum::Json(out).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subscription_key_is_not_forwarded_in_the_query() {
+        assert_eq!(
+            forwarded_query(Some("api-version=2024-10-21&api-key=s")).as_deref(),
+            Some("api-version=2024-10-21")
+        );
+        assert_eq!(forwarded_query(Some("api-key=s")), None);
+        assert_eq!(
+            query_param(Some("a=1&api-key=k%2B"), "api-key").as_deref(),
+            Some("k+")
+        );
+    }
+
+    #[test]
+    fn keys_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

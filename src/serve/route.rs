@@ -1,0 +1,276 @@
+//! What the deployed policy decides before anything is forwarded, as pure functions: which
+//! API operation a path is, which model a request asks for, and whether it is denied,
+//! unknown, or sent to a target. Mirrors `templates/policy.xml.j2` line for line.
+
+use crate::graph::{Operation, apim_path, operations_for};
+use crate::model::{Api, Model, Routing, Target, glob_match};
+use axum::http::Method;
+
+/// A request matched to an API operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matched {
+    /// Index into `model.apis`.
+    pub api: usize,
+    pub operation: &'static str,
+    /// `deployment-id`, when the operation's URL has one.
+    pub deployment_id: Option<String>,
+    /// The path after the API's path: appended to the backend URL, as APIM forwards it.
+    pub rest: String,
+}
+
+/// The gateway's URL prefix for each API (`/inference/openai`), longest first so that an
+/// API whose path extends another's is matched first.
+pub fn prefixes(model: &Model) -> Vec<(usize, String)> {
+    let mut v: Vec<(usize, String)> = model
+        .apis
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i, format!("/{}", apim_path(a).trim_matches('/'))))
+        .collect();
+    v.sort_by_key(|(_, p)| std::cmp::Reverse(p.len()));
+    v
+}
+
+/// The API operation `method path` is, if any.
+pub fn match_request(
+    model: &Model,
+    prefixes: &[(usize, String)],
+    method: &Method,
+    path: &str,
+) -> Option<Matched> {
+    for (i, prefix) in prefixes {
+        let Some(rest) = path.strip_prefix(prefix.as_str()) else {
+            continue;
+        };
+        if !rest.starts_with('/') {
+            continue;
+        }
+        let api = &model.apis[*i];
+        for op in operations_for(&api.api_type) {
+            if op.method != method.as_str() {
+                continue;
+            }
+            if let Some(params) = match_template(op, rest) {
+                let deployment_id = params
+                    .into_iter()
+                    .find(|(k, _)| *k == "deployment-id")
+                    .map(|(_, v)| v);
+                return Some(Matched {
+                    api: *i,
+                    operation: op.name,
+                    deployment_id,
+                    rest: rest.to_string(),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Matches `/a/{b}/c` against a path; gives the named segments.
+fn match_template(op: &Operation, rest: &str) -> Option<Vec<(&'static str, String)>> {
+    let want: Vec<&'static str> = op.url.trim_matches('/').split('/').collect();
+    let got: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    if want.len() != got.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (w, g) in want.iter().zip(&got) {
+        if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            if g.is_empty() {
+                return None;
+            }
+            params.push((name, percent_decode(g)));
+        } else if w != g {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+/// Decodes `%XX` escapes in a path segment (a deployment id is compared decoded, as APIM's
+/// MatchedParameters are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The model a request asks for, lower-cased: the URL's deployment id, else the JSON body's
+/// `model`, else empty.
+pub fn requested_model(deployment_id: Option<&str>, body: &[u8]) -> String {
+    if let Some(id) = deployment_id {
+        return id.to_lowercase();
+    }
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("model")
+                .and_then(|m| m.as_str())
+                .map(str::to_lowercase)
+        })
+        .unwrap_or_default()
+}
+
+/// What the inbound policy does with a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// 403 `model_denied`.
+    Denied {
+        model: String,
+        pattern: &'a str,
+    },
+    /// 400 `unknown_model`.
+    Unknown {
+        model: String,
+        known: Vec<&'a str>,
+    },
+    Send(&'a Target),
+}
+
+pub fn decide<'a>(api: &'a Api, model: String) -> Decision<'a> {
+    match &api.routing {
+        Routing::Single(t) => Decision::Send(t),
+        Routing::ByModel { routes, deny } => {
+            if let Some(pattern) = deny.iter().find(|p| glob_match(p, &model)) {
+                return Decision::Denied { model, pattern };
+            }
+            if let Some(r) = routes.iter().find(|r| r.model.eq_ignore_ascii_case(&model)) {
+                return Decision::Send(&r.target);
+            }
+            let known = routes
+                .iter()
+                .map(|r| r.model.as_str())
+                .filter(|m| !deny.iter().any(|p| glob_match(p, m)))
+                .collect();
+            Decision::Unknown { model, known }
+        }
+    }
+}
+
+/// The JSON error bodies of the policy's `return-response` answers.
+pub fn error_body(code: &str, message: &str) -> String {
+    serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
+}
+
+pub fn denied_message(model: &str, pattern: &str) -> String {
+    format!("The model '{model}' is not allowed through this gateway (deny pattern {pattern}).")
+}
+
+pub fn unknown_message(model: &str, known: &[&str]) -> String {
+    format!(
+        "The model '{model}' is not served by this gateway. Known models: {}.",
+        known.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Source;
+    use crate::model::Context;
+
+    fn example(name: &str) -> Model {
+        let path = format!("{}/examples/{name}/gw.yaml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("example exists");
+        crate::model::load(&Source::new(path, text), &Context { subscription: None })
+            .expect("example is valid")
+    }
+
+    #[test]
+    fn matches_the_operations_of_an_azure_openai_api() {
+        let m = example("model-routing");
+        let p = prefixes(&m);
+        let hit = match_request(
+            &m,
+            &p,
+            &Method::POST,
+            "/inference/openai/deployments/gpt-4.1/chat/completions",
+        )
+        .expect("matched");
+        assert_eq!(hit.operation, "chat-completions");
+        assert_eq!(hit.deployment_id.as_deref(), Some("gpt-4.1"));
+        assert_eq!(hit.rest, "/deployments/gpt-4.1/chat/completions");
+        let get = match_request(&m, &p, &Method::GET, "/inference/openai/responses/resp_1");
+        assert_eq!(get.map(|h| h.operation), Some("get-response"));
+        assert_eq!(
+            match_request(&m, &p, &Method::GET, "/inference/openai/responses"),
+            None
+        );
+        assert_eq!(
+            match_request(&m, &p, &Method::POST, "/other/openai/responses"),
+            None
+        );
+        assert_eq!(
+            match_request(&m, &p, &Method::POST, "/inference/openaix/responses"),
+            None
+        );
+    }
+
+    #[test]
+    fn model_from_url_else_body_lower_cased() {
+        assert_eq!(
+            requested_model(Some("GPT-4.1"), b"{\"model\":\"x\"}"),
+            "gpt-4.1"
+        );
+        assert_eq!(requested_model(None, b"{\"model\":\"O4-Mini\"}"), "o4-mini");
+        assert_eq!(requested_model(None, b"not json"), "");
+        assert_eq!(requested_model(None, b"{\"model\":3}"), "");
+    }
+
+    #[test]
+    fn deny_first_then_routes_then_unknown() {
+        let m = example("model-routing");
+        let api = &m.apis[0];
+        assert!(matches!(
+            decide(api, "gpt-4o-mini".into()),
+            Decision::Denied {
+                pattern: "gpt-4o*",
+                ..
+            }
+        ));
+        assert!(
+            matches!(decide(api, "gpt-4.1".into()), Decision::Send(Target::Pool(p)) if p == "gpt41-pool")
+        );
+        assert!(
+            matches!(decide(api, "deepseek-r1".into()), Decision::Send(Target::Foundry(f)) if f == "foundry3")
+        );
+        match decide(api, "llama".into()) {
+            Decision::Unknown { known, .. } => assert!(known.contains(&"o4-mini")),
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn exhausted_retry_after_agrees_with_the_rendered_policy() {
+        for name in ["load-balancing", "model-routing", "session-affinity"] {
+            let m = example(name);
+            for api in &m.apis {
+                let xml = crate::render::policy::render(&m, api);
+                match m.exhausted_retry_after(api) {
+                    Some(secs) => assert!(
+                        xml.contains(&format!("Retry after {secs} seconds.")),
+                        "{name}: {secs}"
+                    ),
+                    None => assert!(!xml.contains("backends_busy"), "{name}"),
+                }
+            }
+        }
+    }
+}
