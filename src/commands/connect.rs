@@ -73,3 +73,78 @@ pub fn print_arm_error(what: &str, e: &crate::arm::ArmError) {
         eprintln!("hint: {h}");
     }
 }
+
+/// The deployed gateway: the APIM service's `gatewayUrl`, and the primary key of the spec's
+/// first subscription (read with `listSecrets`; it stays in memory).
+pub async fn locate_gateway(
+    client: &ArmClient,
+    graph: &crate::graph::Graph,
+) -> anyhow::Result<(String, Option<String>)> {
+    use crate::graph::Kind;
+    let apim = graph
+        .get("apim")
+        .ok_or_else(|| anyhow::anyhow!("the spec has no APIM service"))?;
+    let live = client
+        .get(&apim.id, apim.api_version())
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!("the API Management service {} is not deployed", apim.name)
+        })?;
+    let url = live
+        .body
+        .pointer("/properties/gatewayUrl")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} has no gateway URL yet (still being created?)",
+                apim.name
+            )
+        })?
+        .trim_end_matches('/')
+        .to_string();
+    let mut key = None;
+    if let Some(sub) = graph
+        .resources
+        .iter()
+        .find(|r| r.kind == Kind::Subscription)
+    {
+        let secrets = client
+            .post_read(
+                &format!("{}/listSecrets", sub.id),
+                sub.api_version(),
+                &serde_json::json!({}),
+            )
+            .await?;
+        key = secrets
+            .get("primaryKey")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+    }
+    Ok((url, key))
+}
+
+/// Entra tokens for calling Foundry itself (`gw serve` without mocks), from the same
+/// credential chain as ARM.
+pub struct FoundryTokens(TokenSource);
+
+pub const COGNITIVE_SERVICES_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
+
+impl FoundryTokens {
+    pub fn new(g: &Global) -> anyhow::Result<Self> {
+        let mut options = AuthOptions::from_env(g.auth);
+        options.scope = COGNITIVE_SERVICES_SCOPE.to_string();
+        Ok(FoundryTokens(TokenSource::new(&options)?))
+    }
+}
+
+impl crate::serve::TokenProvider for FoundryTokens {
+    fn token(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<String, Box<dyn std::error::Error + Send + Sync>>>
+    {
+        Box::pin(async move {
+            let t = self.0.token().await?;
+            Ok(t.secret().to_string())
+        })
+    }
+}

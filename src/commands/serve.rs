@@ -12,6 +12,20 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(m) => m,
         Err(code) => return Ok(code),
     };
+    // Real Foundry endpoints need the real account names, so the real subscription.
+    let real = !a.mock
+        && model
+            .foundries
+            .iter()
+            .any(|f| !a.backend.iter().any(|(n, _)| n == &f.name));
+    let model = if real && !model.subscription_known {
+        match super::connect::runtime()?.block_on(super::connect::load_online(g, &source)) {
+            Ok(m) => m,
+            Err(code) => return Ok(code),
+        }
+    } else {
+        model
+    };
     let on_request: Option<serve::RequestCallback> = g
         .verbose
         .then(|| Arc::new(|l: &RequestLog| eprintln!("{}", log_line(l))) as serve::RequestCallback);
@@ -23,6 +37,11 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         key: a.key.clone(),
         seed: a.seed,
         on_request,
+        // Foundries without a mock or a --backend are called for real, with an Entra token.
+        token_provider: real
+            .then(|| super::connect::FoundryTokens::new(g))
+            .transpose()?
+            .map(|t| Arc::new(t) as Arc<dyn serve::TokenProvider>),
         ..ServeOptions::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

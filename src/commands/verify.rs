@@ -7,37 +7,54 @@ use std::process::ExitCode;
 
 pub fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let source = super::read_source(g)?;
-    let model = match super::load_model(&source, &super::offline_context(g)) {
-        Ok(m) => m,
-        Err(code) => return Ok(code),
-    };
-    // Without --gateway the deployed APIM is found through ARM (`verify::GatewayLocator`),
-    // which the ARM client provides; until it is wired in here, the gateway is named by hand.
-    let Some(url) = &a.gateway else {
-        anyhow::bail!(
-            "give --gateway URL and --key KEY\nhint: for a local gateway, `gw serve --mock` prints its URL (http://127.0.0.1:8080 by default)"
-        );
+    let rt = super::connect::runtime()?;
+    let (model, url, key) = match &a.gateway {
+        Some(url) => match super::load_model(&source, &super::offline_context(g)) {
+            Ok(m) => (m, url.clone(), a.key.clone()),
+            Err(code) => return Ok(code),
+        },
+        // No gateway named: the deployed APIM's, and a key of one of its subscriptions.
+        None => {
+            let client = super::connect::client(g)?;
+            let found = rt.block_on(async {
+                let model = match super::connect::load_online(g, &source).await {
+                    Ok(m) => m,
+                    Err(code) => return Ok(Err(code)),
+                };
+                let graph = crate::graph::build(&model);
+                super::connect::locate_gateway(&client, &graph)
+                    .await
+                    .map(|(url, key)| Ok((model, url, a.key.clone().or(key))))
+            });
+            match found {
+                Ok(Ok(x)) => x,
+                Ok(Err(code)) => return Ok(code),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    eprintln!(
+                        "hint: run `gw apply` first, or name a gateway with --gateway URL --key KEY (`gw serve --mock` prints a local one)"
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
     };
     let opts = VerifyOptions {
         gateway: GatewayTarget {
             url: url.clone(),
-            key: a.key.clone(),
+            key: key.clone(),
         },
         requests: a.requests,
         down: a.down.clone(),
         api_version: a.api_version.clone(),
     };
-    let key_note = a
-        .key
+    let key_note = key
         .as_deref()
         .map_or("no key".to_string(), super::serve::mask);
     eprintln!(
         "gw verify: {} against {url} ({key_note}, {} requests per burst)",
         source.name, a.requests
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let r = rt.block_on(verify::verify(&model, &opts))?;
     if let Some(path) = &a.report {
         fs_err::write(path, report::html(&r))?;

@@ -12,20 +12,11 @@ pub use probe::{Conversation, Probe};
 
 use crate::model::{Api, ApiType, Model, Routing, Target, glob_match};
 use crate::serve::pool;
-use futures::future::BoxFuture;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The deployed gateway's URL and a subscription key. `gw verify` without `--gateway` needs
-/// one: the ARM client reads the APIM service's `properties.gatewayUrl` and a subscription's
-/// keys (`listSecrets`) and implements this trait.
-pub trait GatewayLocator {
-    fn locate<'a>(
-        &'a self,
-        model: &'a Model,
-    ) -> BoxFuture<'a, Result<GatewayTarget, Box<dyn std::error::Error + Send + Sync>>>;
-}
-
+/// The gateway to probe: its URL and a subscription key. Without `--gateway`, the CLI
+/// finds the deployed APIM's through ARM (`commands::connect::locate_gateway`).
 #[derive(Clone, Debug)]
 pub struct GatewayTarget {
     pub url: String,
