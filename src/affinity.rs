@@ -144,7 +144,12 @@ pub async fn set(
         // `*` would overwrite whatever is there; only the ETag we read protects a concurrent edit.
         let if_match = live.etag.as_deref().unwrap_or("*");
         match client.put(pool_id, api, &body, Some(if_match)).await {
-            Ok(after) => {
+            Ok(_) => {
+                // Read it back: an instance without the feature accepts the write and drops it.
+                let after = client
+                    .get(pool_id, api)
+                    .await?
+                    .ok_or_else(|| AffinityError::NotDeployed(name.to_string()))?;
                 let after = state_of(name, &after.body);
                 return Ok(if after.affinity.as_deref() == cookie {
                     Outcome::Changed(after)

@@ -2,8 +2,10 @@
 
 mod support;
 
+mod affinity;
 mod apply;
 mod arm_client;
+mod destroy;
 mod plan;
 mod render;
 mod serve;

@@ -448,18 +448,40 @@ async fn the_verify_command_prints_json_writes_html_and_exits_by_result() {
     h.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_refuse_clearly_without_a_gateway_or_a_backend() {
-    let spec = example_path("load-balancing");
-    let out = gw(&["verify", "-f", &spec]).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("give --gateway URL and --key KEY"));
-    let out = gw(&["serve", "-f", &spec, "--listen", "127.0.0.1:0"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+#[test]
+fn without_a_gateway_or_mocks_gw_goes_to_azure_and_says_what_is_missing() {
+    use crate::support::azure::Azure;
+    use crate::support::cli::example;
+    // Not logged in: both say how to log in, and serve does not start.
+    let az = Azure::logged_out();
+    let verify = az
+        .gw()
+        .args(["verify", "-f"])
+        .args([example("load-balancing")])
+        .env_remove("AZURE_SUBSCRIPTION_ID")
+        .run();
+    assert_eq!(verify.code, 1);
+    assert!(verify.stderr.contains("az login"), "{}", verify.stderr);
+    let serve = az
+        .gw()
+        .args(["serve", "--listen", "127.0.0.1:0", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    assert_eq!(serve.code, 1);
+    assert!(serve.stderr.contains("az login"), "{}", serve.stderr);
+    assert!(serve.stderr.contains("--mock"), "{}", serve.stderr);
+    // Logged in, nothing deployed: verify says so.
+    let az = Azure::new();
+    let verify = az
+        .gw()
+        .args(["verify", "-f"])
+        .args([example("load-balancing")])
+        .run();
+    assert_eq!(verify.code, 1);
     assert!(
-        stderr.contains("no backend for foundries foundry1, foundry2, foundry3, foundry4"),
-        "{stderr}"
+        verify.stderr.contains("is not deployed"),
+        "{}",
+        verify.stderr
     );
-    assert!(stderr.contains("--mock"), "{stderr}");
+    assert!(verify.stderr.contains("gw apply"), "{}", verify.stderr);
 }

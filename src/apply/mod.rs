@@ -7,7 +7,7 @@
 use crate::arm::{ArmClient, ArmError, Live};
 use crate::graph::refs::{self};
 use crate::graph::{Graph, Kind, Resource};
-use crate::plan::{Action, Change, LiveResource, LiveState, Plan, SoftDeleteAction, resolve_refs};
+use crate::plan::{Action, Change, LiveResource, LiveState, Plan, SoftDeleteAction, desired_body};
 use crate::report::{Event, Reporter};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
@@ -164,7 +164,7 @@ pub async fn apply(
                     .iter()
                     .all(|d| state.get(d.as_str()).is_none_or(|s| *s == State::Done))
                 {
-                    let body = resolve_refs(graph, &live, &r.body);
+                    let body = desired_body(graph, &live, r);
                     let etag = live.get(&r.id).and_then(|l| l.etag.clone());
                     state.insert(&r.address, State::InFlight);
                     running.push(run_one(client, r, c, body, etag, reporter, opts));

@@ -135,6 +135,11 @@ impl FoundryTokens {
         options.scope = COGNITIVE_SERVICES_SCOPE.to_string();
         Ok(FoundryTokens(TokenSource::new(&options)?))
     }
+
+    /// Gets a token once, so a credential problem shows at start.
+    pub async fn check(&self) -> Result<(), crate::arm::AuthError> {
+        self.0.token().await.map(|_| ())
+    }
 }
 
 impl crate::serve::TokenProvider for FoundryTokens {

@@ -26,6 +26,26 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         model
     };
+    // Fail now, not on the first request, when the credential cannot give a token.
+    let tokens = match real
+        .then(|| super::connect::FoundryTokens::new(g))
+        .transpose()?
+    {
+        Some(t) => match super::connect::runtime()?.block_on(t.check()) {
+            Ok(()) => Some(Arc::new(t) as Arc<dyn serve::TokenProvider>),
+            Err(e) => {
+                eprintln!(
+                    "error: gw serve forwards to the real Foundry endpoints (no --mock, no --backend for every foundry) and needs an Entra token: {e}"
+                );
+                eprintln!(
+                    "hint: {}; or try the design locally with `gw serve --mock`",
+                    e.hint().unwrap_or_else(|| "run `az login`".into())
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
     let on_request: Option<serve::RequestCallback> = g
         .verbose
         .then(|| Arc::new(|l: &RequestLog| eprintln!("{}", log_line(l))) as serve::RequestCallback);
@@ -38,10 +58,7 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
         on_request,
         // Foundries without a mock or a --backend are called for real, with an Entra token.
-        token_provider: real
-            .then(|| super::connect::FoundryTokens::new(g))
-            .transpose()?
-            .map(|t| Arc::new(t) as Arc<dyn serve::TokenProvider>),
+        token_provider: tokens,
         ..ServeOptions::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

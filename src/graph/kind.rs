@@ -57,6 +57,16 @@ impl Kind {
         )
     }
 
+    /// Fields gw leaves out when the spec turns them off, so that live values there are
+    /// drift: a pool's session affinity, a backend's circuit breaker.
+    pub fn owned_optional_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Pool => &["properties.pool.sessionAffinity"],
+            Kind::Backend => &["properties.circuitBreaker"],
+            _ => &[],
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Kind::ResourceGroup => "resource group",

@@ -1,10 +1,10 @@
 //! Graph + live state -> plan. Pure: the live state was read before (`read.rs`), so every
 //! rule here is testable without Azure.
 
-use super::diff::diff;
+use super::diff::diff_owning;
 use super::types::*;
 use crate::graph::refs::{self, Ref};
-use crate::graph::{Graph, Kind, Resource};
+use crate::graph::{Graph, Kind, OWNER_TAG, OWNER_VALUE, Resource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -47,6 +47,34 @@ pub struct Options {
     pub purge_soft_deleted: bool,
 }
 
+/// The body gw will send for `r`, given what is live: references resolved, and tags merged
+/// with the live ones (a PUT replaces every tag; others' tags are theirs to keep). A resource
+/// group that existed before gw is not claimed: it gets no owner tag, so destroy never
+/// deletes it whole.
+pub fn desired_body(graph: &Graph, live: &LiveState, r: &Resource) -> Value {
+    let mut body = resolve_refs(graph, live, &r.body);
+    let live_body = live.get(&r.id).map(|l| &l.body);
+    if let (Some(lb), Some(ours)) = (
+        live_body,
+        body.get("tags").and_then(Value::as_object).cloned(),
+    ) {
+        let mut tags = lb
+            .get("tags")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let owned = tags.get(OWNER_TAG).and_then(Value::as_str) == Some(OWNER_VALUE);
+        for (k, v) in ours {
+            if k == OWNER_TAG && r.kind == Kind::ResourceGroup && !owned {
+                continue;
+            }
+            tags.insert(k, v);
+        }
+        body["tags"] = Value::Object(tags);
+    }
+    body
+}
+
 /// Replaces references in `body` with what live state says (None where the referenced
 /// resource does not exist yet: "known after apply").
 pub fn resolve_refs(graph: &Graph, live: &LiveState, body: &Value) -> Value {
@@ -76,7 +104,7 @@ fn change(r: &Resource, action: Action) -> Change {
 pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
     let mut out = Vec::new();
     for r in &graph.resources {
-        let desired = resolve_refs(graph, live, &r.body);
+        let desired = desired_body(graph, live, r);
         match live.get(&r.id) {
             None => {
                 let mut c = change(r, Action::Create);
@@ -97,7 +125,7 @@ pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
                 out.push(c);
             }
             Some(l) => {
-                let d = diff(&desired, &l.body);
+                let d = diff_owning(&desired, &l.body, r.kind.owned_optional_fields());
                 let mut c = change(
                     r,
                     if d.is_empty() {

@@ -38,8 +38,26 @@ fn case_insensitive(key: &str) -> bool {
 
 /// Compares `desired` against `live` and lists the differences.
 pub fn diff(desired: &Value, live: &Value) -> Vec<FieldDiff> {
+    diff_owning(desired, live, &[])
+}
+
+/// Like `diff`, and a field at one of `owned` paths that gw leaves out on purpose (session
+/// affinity off, no circuit breaker) must be absent live too: there, absence is a setting.
+pub fn diff_owning(desired: &Value, live: &Value, owned: &[&str]) -> Vec<FieldDiff> {
     let mut out = Vec::new();
     walk("", "", desired, live, &mut out);
+    for path in owned {
+        let pointer = format!("/{}", path.replace('.', "/"));
+        if desired.pointer(&pointer).is_none()
+            && let Some(v) = live.pointer(&pointer).filter(|v| !v.is_null())
+        {
+            out.push(FieldDiff {
+                path: path.to_string(),
+                before: Some(v.clone()),
+                after: None,
+            });
+        }
+    }
     out
 }
 
@@ -302,6 +320,17 @@ mod tests {
             .len(),
             1
         );
+    }
+
+    #[test]
+    fn owned_absence_is_a_change() {
+        let desired = json!({ "properties": { "pool": { "services": [] } } });
+        let live = json!({ "properties": { "pool": { "services": [], "sessionAffinity": { "sessionId": { "source": "cookie", "name": "c" } } } } });
+        assert!(diff(&desired, &live).is_empty());
+        let d = diff_owning(&desired, &live, &["properties.pool.sessionAffinity"]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].path, "properties.pool.sessionAffinity");
+        assert_eq!(d[0].after, None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod read;
 pub mod types;
 pub mod view;
 
-pub use compute::{LiveResource, LiveState, Options, Orphan, compute, resolve_refs};
+pub use compute::{LiveResource, LiveState, Options, Orphan, compute, desired_body, resolve_refs};
 pub use types::*;
 
 use crate::graph::Graph;

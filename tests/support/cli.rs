@@ -45,6 +45,10 @@ impl Gw {
         self.cmd.env(k, v);
         self
     }
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.cmd.env_remove(k);
+        self
+    }
     pub fn dir(mut self, d: &Path) -> Self {
         self.cmd.current_dir(d);
         self

@@ -1,0 +1,124 @@
+//! `gw destroy`: what the spec manages goes; `--purge` frees the names; apply comes back.
+
+use crate::support::azure::Azure;
+use crate::support::cli::example;
+
+#[test]
+fn destroy_then_reapply_restores_and_purge_frees_the_names() {
+    let az = Azure::new();
+    let f = example("model-routing");
+    assert_eq!(
+        az.gw()
+            .args(["apply", "--auto-approve", "-f"])
+            .args([&f])
+            .run()
+            .code,
+        0
+    );
+
+    let unattended = az.gw().args(["destroy", "-f"]).args([&f]).run();
+    assert_eq!(unattended.code, 1);
+    assert!(unattended.stderr.contains("--auto-approve"));
+
+    let run = az
+        .gw()
+        .args(["destroy", "--auto-approve", "-f"])
+        .args([&f])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("resource_group"),
+        "the group gw created goes whole: {}",
+        run.stderr
+    );
+    assert!(az.arm.list_ids(&az.rg_id("lab-model-routing")).is_empty());
+
+    // Names are held by soft-deleted records; apply restores them.
+    let run = az
+        .gw()
+        .args(["apply", "--auto-approve", "-f"])
+        .args([&f])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("4 restored"),
+        "3 accounts and the APIM service: {}",
+        run.stderr
+    );
+    let plan = az
+        .gw()
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .args([&f])
+        .run();
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+
+    let run = az
+        .gw()
+        .args(["destroy", "--auto-approve", "--purge", "-f"])
+        .args([&f])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("4 purged"), "{}", run.stderr);
+    let sub = az
+        .rg_id("x")
+        .split("/resourceGroups")
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        az.arm
+            .list_ids(&format!(
+                "{sub}/providers/Microsoft.CognitiveServices/deletedAccounts"
+            ))
+            .is_empty()
+    );
+    // No soft-deleted record is left: a new apply creates, it does not restore.
+    let plan = az.gw().args(["plan", "-f"]).args([&f]).run();
+    assert!(!plan.stdout.contains("soft-deleted"), "{}", plan.stdout);
+}
+
+#[test]
+fn in_a_group_gw_did_not_create_only_gws_resources_go() {
+    let az = Azure::new();
+    let f = example("session-affinity");
+    let rg = az.rg_id("lab-session-affinity");
+    // The group exists already, with someone else's resource in it.
+    az.arm.set_resource(
+        &rg,
+        serde_json::json!({ "location": "swedencentral", "tags": { "owner": "someone" } }),
+    );
+    let other = format!("{rg}/providers/Microsoft.CognitiveServices/accounts/theirs");
+    az.arm.set_resource(
+        &other,
+        serde_json::json!({ "location": "swedencentral", "kind": "AIServices" }),
+    );
+    assert_eq!(
+        az.gw()
+            .args(["apply", "--auto-approve", "-f"])
+            .args([&f])
+            .run()
+            .code,
+        0
+    );
+    let run = az
+        .gw()
+        .args(["destroy", "--auto-approve", "-f"])
+        .args([&f])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left = az.arm.list_ids(&rg);
+    assert!(
+        left.iter().any(|id| id.eq_ignore_ascii_case(&rg)),
+        "the group stays: {left:?}"
+    );
+    assert!(
+        left.iter().any(|id| id.ends_with("/accounts/theirs")),
+        "theirs stays: {left:?}"
+    );
+    assert!(
+        !left
+            .iter()
+            .any(|id| id.contains("apim-affinity") || id.contains("foundry1-")),
+        "gw's are gone: {left:?}"
+    );
+}
