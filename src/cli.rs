@@ -42,7 +42,7 @@ pub struct Global {
     #[arg(short = 'v', long, global = true)]
     pub verbose: bool,
     /// At most this many ARM requests in flight.
-    #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, global = true, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
 }
 
