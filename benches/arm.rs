@@ -5,7 +5,6 @@
 //! `cargo bench --bench arm` (prints a table; no criterion: each run takes seconds).
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod support;
 
 #[path = "common/estate.rs"]
