@@ -1,3 +1,4 @@
+#![allow(unused_imports)] // the shared test support is compiled whole; the bench uses part of it
 //! What ARM costs: `gw apply` and `gw plan` of a 50-foundry estate, and `gw affinity enable`
 //! against the manual two-call sequence, all against the ARM emulator with 50 ms of latency
 //! per request. Requests are counted from the emulator's journal.

@@ -7,7 +7,6 @@ use crate::graph::{Graph, Kind};
 use crate::model::Model;
 use crate::plan::{self, Options, Plan};
 use serde_json::{Value, json};
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -35,17 +34,9 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let rt = connect::runtime()?;
     let reporter = connect::reporter();
     rt.block_on(async {
-        let model = match connect::load_online(g, &source).await {
-            Ok(m) => m,
+        let (model, graph, live) = match connect::read_live(g, &source, &client, reporter.as_ref()).await {
+            Ok(x) => x,
             Err(code) => return Ok(code),
-        };
-        let graph = crate::graph::build(&model);
-        let live = match plan::read::read(&client, &graph, reporter.as_ref()).await {
-            Ok(l) => l,
-            Err(e) => {
-                connect::print_arm_error("could not read the live state", &e);
-                return Ok(ExitCode::FAILURE);
-            }
         };
         let plan = match saved {
             Some(p) => {
@@ -78,7 +69,12 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        if !a.auto_approve && !confirm()? {
+        if !a.auto_approve
+            && !super::confirm(
+                "apply these changes",
+                "review the plan above and run `gw apply --auto-approve` (in CI: apply a saved plan, `gw apply PLAN.json --auto-approve`)",
+            )?
+        {
             return Ok(ExitCode::FAILURE);
         }
         let opts = apply::Options {
@@ -97,29 +93,6 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(if applied.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
-}
-
-/// Asks on a terminal; refuses when nobody can answer.
-fn confirm() -> anyhow::Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: apply changes Azure and needs a confirmation, but there is no terminal to ask on"
-        );
-        eprintln!(
-            "hint: review the plan above and run `gw apply --auto-approve` (in CI: apply a saved plan, `gw apply PLAN.json --auto-approve`)"
-        );
-        return Ok(false);
-    }
-    eprint!("\nApply these changes? Only 'yes' will be accepted: ");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() == "yes" {
-        Ok(true)
-    } else {
-        eprintln!("Apply cancelled; nothing was changed.");
-        Ok(false)
-    }
 }
 
 /// What happened, resource by resource for anything that did not simply succeed.

@@ -153,3 +153,22 @@ impl crate::serve::TokenProvider for FoundryTokens {
         })
     }
 }
+
+/// The model (subscription resolved), its graph, and the live state read through ARM; or the
+/// exit code after saying what went wrong.
+pub async fn read_live(
+    g: &Global,
+    source: &Source,
+    client: &ArmClient,
+    reporter: &dyn Reporter,
+) -> Result<(Model, crate::graph::Graph, crate::plan::LiveState), ExitCode> {
+    let model = load_online(g, source).await?;
+    let graph = crate::graph::build(&model);
+    match crate::plan::read::read(client, &graph, reporter).await {
+        Ok(live) => Ok((model, graph, live)),
+        Err(e) => {
+            print_arm_error("could not read the live state", &e);
+            Err(ExitCode::FAILURE)
+        }
+    }
+}

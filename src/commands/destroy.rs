@@ -4,9 +4,7 @@ use super::connect;
 use crate::apply::Status;
 use crate::cli::{DestroyArgs, Global, Output};
 use crate::destroy;
-use crate::plan;
 use serde_json::json;
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
@@ -15,17 +13,9 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
     let rt = connect::runtime()?;
     let reporter = connect::reporter();
     rt.block_on(async {
-        let model = match connect::load_online(g, &source).await {
-            Ok(m) => m,
+        let (model, graph, live) = match connect::read_live(g, &source, &client, reporter.as_ref()).await {
+            Ok(x) => x,
             Err(code) => return Ok(code),
-        };
-        let graph = crate::graph::build(&model);
-        let live = match plan::read::read(&client, &graph, reporter.as_ref()).await {
-            Ok(l) => l,
-            Err(e) => {
-                connect::print_arm_error("could not read the live state", &e);
-                return Ok(ExitCode::FAILURE);
-            }
         };
         let dplan = destroy::plan(&graph, &live);
         if dplan.is_empty() && !a.purge {
@@ -50,7 +40,7 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
             } else {
                 eprintln!("Deleted accounts and APIM services stay soft-deleted (APIM for 48 hours) and hold their names; `--purge` frees them, `gw apply` restores them.");
             }
-            if !a.auto_approve && !confirm()? {
+            if !a.auto_approve && !super::confirm("delete these resources", "run `gw destroy --auto-approve`")? {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -88,24 +78,4 @@ pub fn run(g: &Global, a: &DestroyArgs) -> anyhow::Result<ExitCode> {
         );
         Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
-}
-
-fn confirm() -> anyhow::Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: destroy deletes resources and needs a confirmation, but there is no terminal to ask on"
-        );
-        eprintln!("hint: run `gw destroy --auto-approve`");
-        return Ok(false);
-    }
-    eprint!("\nDelete these resources? Only 'yes' will be accepted: ");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() == "yes" {
-        Ok(true)
-    } else {
-        eprintln!("Destroy cancelled; nothing was deleted.");
-        Ok(false)
-    }
 }

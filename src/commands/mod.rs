@@ -88,3 +88,30 @@ pub fn color(g: &Global) -> bool {
         && crate::env::var(crate::env::NO_COLOR).is_none()
         && std::io::stdout().is_terminal()
 }
+
+/// Asks on a terminal for a literal `yes`; refuses when nobody can answer (CI without
+/// `--auto-approve`). `what` is the action ("apply these changes"), `unattended` the hint.
+pub fn confirm(what: &str, unattended: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: about to {what}, which needs a confirmation, but there is no terminal to ask on"
+        );
+        eprintln!("hint: {unattended}");
+        return Ok(false);
+    }
+    let mut question = what.to_string();
+    if let Some(first) = question.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    eprint!("\n{question}? Only 'yes' will be accepted: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() == "yes" {
+        Ok(true)
+    } else {
+        eprintln!("Cancelled; nothing was changed.");
+        Ok(false)
+    }
+}

@@ -25,23 +25,9 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         let client = connect::client(g)?;
         let rt = connect::runtime()?;
         let reporter = connect::reporter();
-        let loaded = rt.block_on(async {
-            let model = match connect::load_online(g, &source).await {
-                Ok(m) => m,
-                Err(code) => return Ok(Err(code)),
-            };
-            let graph = crate::graph::build(&model);
-            plan::read::read(&client, &graph, reporter.as_ref())
-                .await
-                .map(|live| Ok((model, live)))
-        });
-        match loaded {
-            Ok(Ok(x)) => x,
-            Ok(Err(code)) => return Ok(code),
-            Err(e) => {
-                connect::print_arm_error("could not read the live state", &e);
-                return Ok(ExitCode::FAILURE);
-            }
+        match rt.block_on(connect::read_live(g, &source, &client, reporter.as_ref())) {
+            Ok((model, _, live)) => (model, live),
+            Err(code) => return Ok(code),
         }
     };
     let graph = crate::graph::build(&model);

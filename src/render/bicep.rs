@@ -4,11 +4,9 @@
 
 use crate::graph::refs::{self, Ref};
 use crate::graph::{Graph, Kind, Resource};
-use minijinja::{Environment, context, syntax::SyntaxConfig};
+use minijinja::context;
 use serde_json::Value;
 use std::fmt::Write as _;
-
-const TEMPLATE: &str = include_str!("../../templates/main.bicep.j2");
 
 /// The Bicep symbol of a resource: its address with non-identifier characters as `_`.
 pub fn symbol(address: &str) -> String {
@@ -182,19 +180,6 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
             depends_on,
         });
     }
-    let mut env = Environment::new();
-    let syntax = SyntaxConfig::builder()
-        .block_delimiters("[%", "%]")
-        .variable_delimiters("[[", "]]")
-        .comment_delimiters("[#", "#]")
-        .build()
-        .expect("static delimiters are valid");
-    env.set_syntax(syntax);
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_keep_trailing_newline(true);
-    env.add_template("main.bicep", TEMPLATE)
-        .expect("the Bicep template parses");
     let ctx = context! {
         spec_name,
         header,
@@ -203,7 +188,8 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
         resources,
         apim_symbol => symbol("apim"),
     };
-    env.get_template("main.bicep")
+    super::templates::env()
+        .get_template("main.bicep")
         .and_then(|t| t.render(ctx))
         .expect("the Bicep template renders with a complete context")
 }

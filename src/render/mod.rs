@@ -5,6 +5,7 @@ pub mod arm;
 pub mod bicep;
 pub mod policy;
 pub mod requests;
+pub mod templates;
 pub mod xml;
 
 use crate::graph::{Graph, Kind};

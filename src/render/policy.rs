@@ -1,39 +1,12 @@
 //! Model -> APIM policy XML for one API (template `templates/policy.xml.j2`).
 
+use super::templates::env;
 use crate::model::{Api, Model, Routing, glob_match};
-use minijinja::{Environment, context, syntax::SyntaxConfig};
+use minijinja::context;
 use std::collections::BTreeMap;
-
-const TEMPLATE: &str = include_str!("../../templates/policy.xml.j2");
 
 /// The variable the routing policy stores the (lower-cased) requested model in.
 const MODEL_VAR: &str = r#"(string)context.Variables["requested-model"]"#;
-
-/// Built once: parsing the template is most of the cost of rendering a policy.
-fn env() -> &'static Environment<'static> {
-    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
-    ENV.get_or_init(build_env)
-}
-
-fn build_env() -> Environment<'static> {
-    let mut env = Environment::new();
-    // APIM's {{named-value}} and C#'s braces must stay literal: use other delimiters.
-    let syntax = SyntaxConfig::builder()
-        .block_delimiters("[%", "%]")
-        .variable_delimiters("[[", "]]")
-        .comment_delimiters("[#", "#]")
-        .build()
-        .expect("static delimiters are valid");
-    env.set_syntax(syntax);
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    // Values are names validated by the model (letters, digits, '-', '_', '.'), numbers and
-    // C# built here; nothing is caller input. No HTML escaping: it would turn '/' into '&#x2f;'.
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_keep_trailing_newline(true);
-    env.add_template("policy.xml", TEMPLATE)
-        .expect("the policy template parses");
-    env
-}
 
 /// A C# condition on the requested model for a glob pattern: `==` for a name, StartsWith
 /// for `prefix*`, a Regex otherwise. The model variable is lower-cased, so is the pattern.
