@@ -151,19 +151,6 @@ pub fn summary(applied: &Applied) -> String {
     out
 }
 
-/// `****abcd`: enough to tell keys apart, not enough to use one.
-pub fn mask(secret: &str) -> String {
-    let tail: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("****{tail}")
-}
-
 /// The gateway URL, API base URLs, and subscription keys (masked unless asked).
 async fn outputs(
     client: &crate::arm::ArmClient,
@@ -210,7 +197,13 @@ async fn outputs(
                     .and_then(Value::as_str)
                     .map(str::to_string)
             });
-        let shown = key.map(|k| if show_secrets { k } else { mask(&k) });
+        let shown = key.map(|k| {
+            if show_secrets {
+                k
+            } else {
+                super::serve::mask(&k)
+            }
+        });
         keys.push(json!({ "name": s.name, "primary_key": shown }));
     }
     let _ = model;
