@@ -26,7 +26,7 @@ pub enum Lro {
     Sync,
     /// 201 (PUT) or 202 (DELETE) with `Azure-AsyncOperation`.
     AsyncOperation,
-    /// 202 with `Location`.
+    /// PUT: 201/200 with `Location`; DELETE: 202 with `Location`.
     Location,
 }
 

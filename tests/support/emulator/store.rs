@@ -335,9 +335,11 @@ impl State {
                     .header("Azure-AsyncOperation", url)
                     .header("Retry-After", self.settings.retry_after.to_string())
             }
+            // The specs define 200/201 for these PUTs (APIM service, APIs): the body says
+            // "in progress" and `Location` is where to poll.
             Lro::Location => {
                 let url = self.start_op(req.path, Some(key), lock, true);
-                Reply::empty(202)
+                with_etag(Reply::json(if created { 201 } else { 200 }, view), &stored)
                     .header("Location", url)
                     .header("Retry-After", self.settings.retry_after.to_string())
             }
