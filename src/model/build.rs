@@ -1,13 +1,15 @@
 //! Spec -> Model: applies defaults, resolves references and checks every rule, collecting
 //! all problems rather than stopping at the first.
 
-use super::names::{self, NameError};
+use super::breaker::breaker;
+use super::diags::{Diags, listing};
+use super::names;
+use super::routing::by_model;
 use super::types::*;
-use super::{duration, regions};
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::spec::{self, AffinitySpec, Loc, NamedMap, Sp};
+use crate::spec::{self, AffinitySpec, Sp};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// What the command line and environment add to the spec.
 #[derive(Clone, Debug, Default)]
@@ -43,83 +45,6 @@ const APIM_SKUS: &[&str] = &[
     "Consumption",
 ];
 const API_TYPES: &[&str] = &["azure-openai", "azure-ai", "openai"];
-
-#[derive(Default)]
-struct Diags(Vec<Diagnostic>);
-
-impl Diags {
-    fn err(
-        &mut self,
-        loc: Loc,
-        path: impl Into<String>,
-        msg: impl Into<String>,
-    ) -> &mut Diagnostic {
-        self.0.push(Diagnostic::new(loc, path, msg));
-        self.0.last_mut().expect("just pushed")
-    }
-    fn err_hint(
-        &mut self,
-        loc: Loc,
-        path: impl Into<String>,
-        msg: impl Into<String>,
-        hint: Option<String>,
-    ) {
-        let d = self.err(loc, path, msg);
-        d.hint = hint;
-    }
-    fn name(&mut self, loc: Loc, path: impl Into<String>, r: Result<(), NameError>) {
-        if let Err(e) = r {
-            let d = self.err(loc, path, e.message);
-            d.hint = Some(e.rule.to_string());
-        }
-    }
-    fn region(&mut self, s: &Sp<String>, path: &str) {
-        if !regions::is_known(&s.value) {
-            let hint = did_you_mean(&s.value, regions::REGIONS.iter().copied())
-                .or_else(|| Some("use an Azure region name such as `eastus` or `swedencentral` (`az account list-locations -o table`)".into()));
-            self.err_hint(
-                s.loc,
-                path,
-                format!("unknown Azure region `{}`", s.value),
-                hint,
-            );
-        }
-    }
-    fn range(&mut self, v: &Sp<i64>, path: &str, min: i64, max: i64) -> Option<u32> {
-        if v.value < min || v.value > max {
-            self.err_hint(
-                v.loc,
-                path,
-                format!("{} is out of range", v.value),
-                Some(format!("use a number from {min} to {max}")),
-            );
-            None
-        } else {
-            u32::try_from(v.value).ok()
-        }
-    }
-    fn duplicate(
-        &mut self,
-        seen: &mut BTreeMap<String, Loc>,
-        s: &Sp<String>,
-        path: &str,
-        what: &str,
-    ) {
-        if let Some(first) = seen.get(&s.value.to_lowercase()) {
-            self.err_hint(
-                s.loc,
-                path,
-                format!("duplicate {what} `{}`", s.value),
-                Some(format!(
-                    "names must be unique (case-insensitive); the first is at line {}",
-                    first.line
-                )),
-            );
-        } else {
-            seen.insert(s.value.to_lowercase(), s.loc);
-        }
-    }
-}
 
 /// Builds the model, or returns every problem found (sorted by position in the file).
 pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
@@ -248,7 +173,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
             return true;
         }
         let hint = did_you_mean(&s.value, foundry_names.iter().copied())
-            .or_else(|| Some(format!("declared foundries: {}", list(&foundry_names))));
+            .or_else(|| Some(format!("declared foundries: {}", listing(&foundry_names))));
         d.err_hint(s.loc, path, format!("unknown foundry `{}`", s.value), hint);
         false
     };
@@ -275,7 +200,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
         }
         if !MODEL_SKUS.contains(&m.sku.value.as_str()) {
             let hint = did_you_mean(&m.sku, MODEL_SKUS.iter().copied())
-                .or_else(|| Some(format!("use one of {}", list(MODEL_SKUS))));
+                .or_else(|| Some(format!("use one of {}", listing(MODEL_SKUS))));
             d.err_hint(
                 m.sku.loc,
                 format!("{path}.sku"),
@@ -367,7 +292,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
     let consumption = a.sku.value == "Consumption";
     if !APIM_SKUS.contains(&a.sku.value.as_str()) {
         let hint = did_you_mean(&a.sku, APIM_SKUS.iter().copied())
-            .or_else(|| Some(format!("use one of {}", list(APIM_SKUS))));
+            .or_else(|| Some(format!("use one of {}", listing(APIM_SKUS))));
         d.err_hint(
             a.sku.loc,
             "apim.sku",
@@ -553,8 +478,12 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
         } else if foundry_names.contains(&s.value.as_str()) {
             Some(Target::Foundry(s.value.clone()))
         } else {
-            let hint = did_you_mean(&s.value, target_names.iter().copied())
-                .or_else(|| Some(format!("name a pool or a foundry: {}", list(&target_names))));
+            let hint = did_you_mean(&s.value, target_names.iter().copied()).or_else(|| {
+                Some(format!(
+                    "name a pool or a foundry: {}",
+                    listing(&target_names)
+                ))
+            });
             d.err_hint(s.loc, path, format!("unknown backend `{}`", s.value), hint);
             None
         }
@@ -580,7 +509,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
             Some(("openai", _)) => ApiType::OpenAi,
             Some((other, loc)) => {
                 let hint = did_you_mean(other, API_TYPES.iter().copied())
-                    .or_else(|| Some(format!("use one of {}", list(API_TYPES))));
+                    .or_else(|| Some(format!("use one of {}", listing(API_TYPES))));
                 d.err_hint(
                     loc,
                     format!("{path}.type"),
@@ -753,7 +682,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
                 return Some(n.value.clone());
             }
             let hint = did_you_mean(n, api_names.iter().copied())
-                .or_else(|| Some(format!("declared APIs: {}", list_str(&api_names))));
+                .or_else(|| Some(format!("declared APIs: {}", listing(&api_names))));
             d.err_hint(
                 n.loc,
                 format!("{path}.api"),
@@ -806,222 +735,6 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
     })
 }
 
-/// Looks a `backend:` or route target up among pools and foundries, reporting misses.
-type ResolveTarget<'a> = dyn Fn(&mut Diags, &Sp<String>, &str) -> Option<Target> + 'a;
-
-/// Resolves `routing: by-model`: deny patterns, explicit routes (checked to host the model
-/// on every member), single-host models, and pools derived for multi-host models.
-#[allow(clippy::too_many_arguments)]
-fn by_model(
-    d: &mut Diags,
-    path: &str,
-    routes: &NamedMap<Sp<String>>,
-    deny: &[Sp<String>],
-    deployments: &[Deployment],
-    pools: &[Pool],
-    derived: &mut Vec<Pool>,
-    resolve_target: &ResolveTarget,
-) -> Routing {
-    let model_names: Vec<&str> = deployments.iter().map(|m| m.name.as_str()).collect();
-    for (i, p) in deny.iter().enumerate() {
-        if p.trim().is_empty() || p.contains(['"', '\\']) {
-            d.err_hint(
-                p.loc,
-                format!("{path}.deny[{i}]"),
-                format!("`{}` is not a model pattern", p.value),
-                Some("use a model name, optionally with `*` wildcards, e.g. `gpt-4o*`".into()),
-            );
-        }
-    }
-    let mut explicit: BTreeMap<&str, Target> = BTreeMap::new();
-    for (model, target) in routes.iter() {
-        let rpath = format!("{path}.routes.{}", model.value);
-        let Some(dep) = deployments.iter().find(|m| m.name == model.value) else {
-            let hint = did_you_mean(model, model_names.iter().copied())
-                .or_else(|| Some(format!("declared models: {}", list_str(&model_names))));
-            d.err_hint(
-                model.loc,
-                rpath,
-                format!("unknown model `{}`", model.value),
-                hint,
-            );
-            continue;
-        };
-        let Some(t) = resolve_target(d, target, &rpath) else {
-            continue;
-        };
-        let members: Vec<String> = match &t {
-            Target::Foundry(f) => vec![f.clone()],
-            Target::Pool(p) => pools
-                .iter()
-                .find(|x| &x.name == p)
-                .map(|x| x.members.iter().map(|m| m.foundry.clone()).collect())
-                .unwrap_or_default(),
-        };
-        let missing: Vec<&String> = members
-            .iter()
-            .filter(|m| !dep.foundries.contains(m))
-            .collect();
-        if !missing.is_empty() {
-            d.err_hint(
-                target.loc,
-                rpath,
-                format!("`{}` does not host model `{}` on {}", target.value, dep.name, missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")),
-                Some(format!("`{}` is deployed on {}; route it to a backend or pool made of those, or add them to the model's `foundries`", dep.name, dep.foundries.join(", "))),
-            );
-            continue;
-        }
-        explicit.insert(model.value.as_str(), t);
-    }
-    let mut out = Vec::new();
-    for dep in deployments {
-        if deny.iter().any(|p| glob_match(p, &dep.name)) {
-            continue; // denied models are answered 403 before any route is looked at
-        }
-        let target = if let Some(t) = explicit.get(dep.name.as_str()) {
-            t.clone()
-        } else if dep.foundries.len() == 1 {
-            Target::Foundry(dep.foundries[0].clone())
-        } else if dep.foundries.is_empty() {
-            continue;
-        } else {
-            let name = derived_pool_name(&dep.name);
-            if !derived.iter().any(|p| p.name == name) {
-                derived.push(Pool {
-                    name: name.clone(),
-                    members: dep
-                        .foundries
-                        .iter()
-                        .map(|f| Member {
-                            foundry: f.clone(),
-                            priority: 1,
-                            weight: 1,
-                        })
-                        .collect(),
-                    breaker: None,
-                    affinity: None,
-                    derived_for: Some(dep.name.clone()),
-                });
-            }
-            Target::Pool(name)
-        };
-        out.push(Route {
-            model: dep.name.clone(),
-            target,
-        });
-    }
-    Routing::ByModel {
-        routes: out,
-        deny: deny.iter().map(|p| p.value.clone()).collect(),
-    }
-}
-
-/// `gpt-4.1` -> `gpt-4-1-pool`: backend ids stay to letters, digits and hyphens.
-pub fn derived_pool_name(model: &str) -> String {
-    let mut s: String = model
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    while s.contains("--") {
-        s = s.replace("--", "-");
-    }
-    format!("{}-pool", s.trim_matches('-'))
-}
-
-fn breaker(d: &mut Diags, b: &Sp<spec::BreakerSpec>, path: &str) -> Option<Breaker> {
-    let failures = if b.failures.value < 1 {
-        d.err_hint(
-            b.failures.loc,
-            format!("{path}.failures"),
-            format!("{} failures can never trip", b.failures.value),
-            Some("use 1 or more".into()),
-        );
-        None
-    } else {
-        u32::try_from(b.failures.value).ok()
-    };
-    let mut dur = |s: &Sp<spec::Scalar>, field: &str| match duration::parse(&s.value.0) {
-        Ok(0) => {
-            d.err_hint(
-                s.loc,
-                format!("{path}.{field}"),
-                "the duration must be positive",
-                Some("e.g. `30s`, `1m` or `PT1M`".into()),
-            );
-            None
-        }
-        Ok(v) => Some(v),
-        Err(e) => {
-            d.err_hint(
-                s.loc,
-                format!("{path}.{field}"),
-                e,
-                Some("write a duration as `30s`, `1m`, `2h` or ISO 8601 `PT1M`".into()),
-            );
-            None
-        }
-    };
-    let interval = dur(&b.interval, "interval");
-    let trip = dur(&b.trip, "trip");
-    let mut codes = Vec::new();
-    match &b.status_codes {
-        None => codes.push((429, 429)),
-        Some(list) => {
-            if list.len() > 10 {
-                d.err_hint(
-                    list.loc,
-                    format!("{path}.status_codes"),
-                    "more than 10 status code ranges",
-                    Some("Azure takes at most 10; merge them into ranges".into()),
-                );
-            }
-            if list.is_empty() {
-                d.err_hint(
-                    list.loc,
-                    format!("{path}.status_codes"),
-                    "no status codes",
-                    Some("e.g. `[429, 500-599]`".into()),
-                );
-            }
-            for (i, c) in list.iter().enumerate() {
-                match status_range(&c.value.0) {
-                    Some(r) => codes.push(r),
-                    None => d.err_hint(
-                        c.loc,
-                        format!("{path}.status_codes[{i}]"),
-                        format!("`{}` is not a status code or range", c.value.0),
-                        Some("use codes from 200 to 599, e.g. `429` or `500-599`".into()),
-                    ),
-                }
-            }
-        }
-    }
-    Some(Breaker {
-        failures: failures?,
-        interval_secs: interval?,
-        status_codes: codes,
-        trip_secs: trip?,
-        accept_retry_after: b.accept_retry_after.unwrap_or(true),
-    })
-}
-
-fn status_range(s: &str) -> Option<(u16, u16)> {
-    let (lo, hi) = match s.split_once('-') {
-        Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
-        None => {
-            let v = s.trim().parse().ok()?;
-            (v, v)
-        }
-    };
-    ((200..=599).contains(&lo) && (200..=599).contains(&hi) && lo <= hi).then_some((lo, hi))
-}
-
 /// A stable 5-character suffix from the subscription and resource group: the same inputs
 /// give the same names on every machine and every run.
 pub fn auto_suffix(subscription: &str, resource_group: &str) -> String {
@@ -1042,16 +755,4 @@ pub fn auto_suffix(subscription: &str, resource_group: &str) -> String {
 
 fn is_guid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
-}
-
-fn list(items: &[&str]) -> String {
-    list_str(items)
-}
-
-fn list_str(items: &[&str]) -> String {
-    let set: BTreeSet<_> = items.iter().collect();
-    set.iter()
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -1,15 +1,17 @@
 //! Spec -> Model: the validated form of gw.yaml. Everything downstream (render, graph,
 //! plan, apply, serve) reads a `Model`, never the raw spec.
 
+mod breaker;
 mod build;
+mod diags;
 pub mod duration;
 pub mod names;
 pub mod regions;
+mod routing;
 mod types;
 
-pub use build::{
-    Context, MAX_POOL_MEMBERS, PLACEHOLDER_SUBSCRIPTION, auto_suffix, build, derived_pool_name,
-};
+pub use build::{Context, MAX_POOL_MEMBERS, PLACEHOLDER_SUBSCRIPTION, auto_suffix, build};
+pub use routing::derived_pool_name;
 pub use types::*;
 
 use crate::diag::{Diagnostic, Source};

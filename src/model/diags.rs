@@ -1,0 +1,93 @@
+//! Collects validation problems as the model is built, with the helpers every rule uses.
+
+use super::names::NameError;
+use super::regions;
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::spec::{Loc, Sp};
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+pub(super) struct Diags(pub(super) Vec<Diagnostic>);
+
+impl Diags {
+    pub(super) fn err(
+        &mut self,
+        loc: Loc,
+        path: impl Into<String>,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.0.push(Diagnostic::new(loc, path, msg));
+        self.0.last_mut().expect("just pushed")
+    }
+    pub(super) fn err_hint(
+        &mut self,
+        loc: Loc,
+        path: impl Into<String>,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let d = self.err(loc, path, msg);
+        d.hint = hint;
+    }
+    pub(super) fn name(&mut self, loc: Loc, path: impl Into<String>, r: Result<(), NameError>) {
+        if let Err(e) = r {
+            let d = self.err(loc, path, e.message);
+            d.hint = Some(e.rule.to_string());
+        }
+    }
+    pub(super) fn region(&mut self, s: &Sp<String>, path: &str) {
+        if !regions::is_known(&s.value) {
+            let hint = did_you_mean(&s.value, regions::REGIONS.iter().copied())
+                .or_else(|| Some("use an Azure region name such as `eastus` or `swedencentral` (`az account list-locations -o table`)".into()));
+            self.err_hint(
+                s.loc,
+                path,
+                format!("unknown Azure region `{}`", s.value),
+                hint,
+            );
+        }
+    }
+    pub(super) fn range(&mut self, v: &Sp<i64>, path: &str, min: i64, max: i64) -> Option<u32> {
+        if v.value < min || v.value > max {
+            self.err_hint(
+                v.loc,
+                path,
+                format!("{} is out of range", v.value),
+                Some(format!("use a number from {min} to {max}")),
+            );
+            None
+        } else {
+            u32::try_from(v.value).ok()
+        }
+    }
+    pub(super) fn duplicate(
+        &mut self,
+        seen: &mut BTreeMap<String, Loc>,
+        s: &Sp<String>,
+        path: &str,
+        what: &str,
+    ) {
+        if let Some(first) = seen.get(&s.value.to_lowercase()) {
+            self.err_hint(
+                s.loc,
+                path,
+                format!("duplicate {what} `{}`", s.value),
+                Some(format!(
+                    "names must be unique (case-insensitive); the first is at line {}",
+                    first.line
+                )),
+            );
+        } else {
+            seen.insert(s.value.to_lowercase(), s.loc);
+        }
+    }
+}
+
+/// `` `a`, `b`, `c` ``: sorted, unique, for "declared pools: ..." hints.
+pub(super) fn listing(items: &[&str]) -> String {
+    let set: std::collections::BTreeSet<_> = items.iter().collect();
+    set.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
