@@ -4,7 +4,6 @@ use super::connect;
 use crate::apply::{self, Applied, Status};
 use crate::cli::{ApplyArgs, Global, Output};
 use crate::graph::{Graph, Kind};
-use crate::model::Model;
 use crate::plan::{self, Options, Plan};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -62,7 +61,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         };
         if !plan.has_changes() {
             if g.output == Output::Json {
-                let out = outputs(&client, &model, &graph, &live, a.show_secrets).await;
+                let out = outputs(&client, &graph, &live, a.show_secrets).await;
                 super::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json!({ "plan": plan.summary, "outcomes": [], "outputs": out }))?))?;
             } else if a.plan.is_some() {
                 eprintln!("The plan has no changes.");
@@ -82,7 +81,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             max_retry_wait: client.config().max_retry_wait,
         };
         let applied = apply::apply(&client, &graph, &plan, live, reporter.as_ref(), &opts).await;
-        let out = if applied.ok() { outputs(&client, &model, &graph, &applied.live, a.show_secrets).await } else { Value::Null };
+        let out = if applied.ok() { outputs(&client, &graph, &applied.live, a.show_secrets).await } else { Value::Null };
         if g.output == Output::Json {
             super::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&json!({ "plan": plan.summary, "outcomes": applied.outcomes, "outputs": out }))?))?;
         } else {
@@ -154,7 +153,6 @@ pub fn summary(applied: &Applied) -> String {
 /// The gateway URL, API base URLs, and subscription keys (masked unless asked).
 async fn outputs(
     client: &crate::arm::ArmClient,
-    model: &Model,
     graph: &Graph,
     live: &plan::LiveState,
     show_secrets: bool,
@@ -206,7 +204,6 @@ async fn outputs(
         });
         keys.push(json!({ "name": s.name, "primary_key": shown }));
     }
-    let _ = model;
     json!({ "gateway_url": gateway, "apis": apis, "subscriptions": keys })
 }
 
