@@ -135,6 +135,25 @@ fn yaml_hint(message: &str) -> Option<String> {
             return Some(h);
         }
     }
+    if message.contains("unexpected end of input") {
+        return Some(
+            "the spec is empty or cut short; start from one of `examples/*/gw.yaml`".into(),
+        );
+    }
+    if message.contains("expected mapping") {
+        return Some(
+            "write a mapping here (`key: value` lines), e.g. `version: 1` at the top level".into(),
+        );
+    }
+    if message.contains("expected sequence") {
+        return Some("write a list here: `- item` lines or `[a, b]`".into());
+    }
+    if ["invalid u32", "invalid i64", "expected u32", "expected i64"]
+        .iter()
+        .any(|m| message.contains(m))
+    {
+        return Some("write a whole number here, without quotes".into());
+    }
     if message.contains("duplicate") {
         Some("each key may appear once in a mapping; remove or rename the second one".into())
     } else if message.contains("unknown field") {

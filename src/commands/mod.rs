@@ -45,9 +45,11 @@ pub fn run(cli: Cli) -> ExitCode {
 pub fn read_source(g: &Global) -> anyhow::Result<Source> {
     let name = g.file.display().to_string();
     let text = fs_err::read_to_string(&g.file).map_err(|e| {
-        anyhow::anyhow!(
-            "{e}\nhint: run gw in the folder that holds gw.yaml, or name the spec with `-f PATH`"
-        )
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!("{e}\nhint: run gw in the folder that holds gw.yaml, or name the spec with `-f PATH`")
+        } else {
+            anyhow::anyhow!("{e}\nhint: the spec must be a UTF-8 text file")
+        }
     })?;
     Ok(Source::new(name, text))
 }
