@@ -329,6 +329,19 @@ async fn write(
     } else {
         None
     };
+    // Top-level resources may carry settings made elsewhere (a VNet, custom domains, network
+    // rules) that a PUT of gw's fields alone would reset: an update changes only what gw
+    // declares. Location and kind cannot change in place, so they are not sent.
+    if c.action == Action::Update
+        && matches!(r.kind, Kind::ResourceGroup | Kind::Account | Kind::Apim)
+    {
+        let mut patch = body;
+        if let Some(o) = patch.as_object_mut() {
+            o.remove("location");
+            o.remove("kind");
+        }
+        return client.patch(&r.id, api, &patch, None).await;
+    }
     match r.kind {
         Kind::Policy => {
             client

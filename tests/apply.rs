@@ -350,3 +350,42 @@ fn json_result_and_no_secrets_in_files() {
     );
     assert_no_secrets(&std::fs::read_to_string(saved).unwrap(), &secrets);
 }
+
+#[test]
+fn updates_of_top_level_resources_keep_settings_made_elsewhere() {
+    let az = Azure::new();
+    assert_eq!(apply(&az, "session-affinity").code, 0);
+    let apim_id = az
+        .arm
+        .journal()
+        .iter()
+        .find(|e| {
+            e.method == "PUT"
+                && e.path()
+                    .rsplit_once("/service/")
+                    .is_some_and(|(_, name)| !name.contains('/'))
+        })
+        .unwrap()
+        .path()
+        .to_string();
+    // Someone put the gateway in a VNet and renamed the publisher.
+    let mut apim = az.arm.get_resource(&apim_id).unwrap();
+    apim["properties"]["virtualNetworkType"] = serde_json::json!("External");
+    apim["properties"]["publisherName"] = serde_json::json!("Someone else");
+    az.arm.set_resource(&apim_id, apim);
+    az.arm.clear_journal();
+    let run = apply(&az, "session-affinity");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let writes = az.writes();
+    assert_eq!(
+        writes,
+        [format!("PATCH {apim_id}")],
+        "only the drifted field is written, as a PATCH"
+    );
+    let after = az.arm.get_resource(&apim_id).unwrap();
+    assert_eq!(after["properties"]["publisherName"], "Platform team");
+    assert_eq!(
+        after["properties"]["virtualNetworkType"], "External",
+        "the VNet setting survived"
+    );
+}
