@@ -182,19 +182,7 @@ async fn outputs(
         .iter()
         .filter(|r| r.kind == Kind::Subscription)
     {
-        let key = client
-            .post_read(
-                &format!("{}/listSecrets", s.id),
-                s.api_version(),
-                &json!({}),
-            )
-            .await
-            .ok()
-            .and_then(|v| {
-                v.get("primaryKey")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            });
+        let key = connect::subscription_key(client, s).await.ok().flatten();
         let shown = key.map(|k| {
             if show_secrets {
                 k

@@ -102,24 +102,14 @@ pub async fn locate_gateway(
         })?
         .trim_end_matches('/')
         .to_string();
-    let mut key = None;
-    if let Some(sub) = graph
+    let key = match graph
         .resources
         .iter()
         .find(|r| r.kind == Kind::Subscription)
     {
-        let secrets = client
-            .post_read(
-                &format!("{}/listSecrets", sub.id),
-                sub.api_version(),
-                &serde_json::json!({}),
-            )
-            .await?;
-        key = secrets
-            .get("primaryKey")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string);
-    }
+        Some(sub) => subscription_key(client, sub).await?,
+        None => None,
+    };
     Ok((url, key))
 }
 
@@ -171,4 +161,22 @@ pub async fn read_live(
             Err(ExitCode::FAILURE)
         }
     }
+}
+
+/// The primary key of an APIM subscription (`listSecrets`: a POST that only reads).
+pub async fn subscription_key(
+    client: &ArmClient,
+    subscription: &crate::graph::Resource,
+) -> Result<Option<String>, crate::arm::ArmError> {
+    let secrets = client
+        .post_read(
+            &format!("{}/listSecrets", subscription.id),
+            subscription.api_version(),
+            &serde_json::json!({}),
+        )
+        .await?;
+    Ok(secrets
+        .get("primaryKey")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string))
 }
