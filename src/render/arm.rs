@@ -32,14 +32,19 @@ fn name_segments(r: &Resource) -> Vec<String> {
         .collect()
 }
 
+/// The account a role assignment is scoped to (its id: `{account id}/providers/Microsoft.Authorization/...`).
+fn scope_account(r: &Resource) -> &str {
+    let scope =
+        r.id.split("/providers/Microsoft.Authorization/")
+            .next()
+            .unwrap_or_default();
+    scope.rsplit('/').next().unwrap_or_default()
+}
+
 fn resource_id_of(r: &Resource) -> String {
     let args: Vec<String> = name_segments(r).iter().map(|s| quote(s)).collect();
     if r.kind == Kind::RoleAssignment {
-        let scope =
-            r.id.split("/providers/Microsoft.Authorization/")
-                .next()
-                .unwrap_or_default();
-        let account = scope.rsplit('/').next().unwrap_or_default();
+        let account = scope_account(r);
         return format!(
             "extensionResourceId(resourceId('Microsoft.CognitiveServices/accounts', {}), 'Microsoft.Authorization/roleAssignments', {})",
             quote(account),
@@ -91,11 +96,7 @@ pub fn render(graph: &Graph, header: &str) -> Value {
         o.insert("type".into(), json!(r.arm_type()));
         o.insert("apiVersion".into(), json!(r.api_version()));
         if r.kind == Kind::RoleAssignment {
-            let scope =
-                r.id.split("/providers/Microsoft.Authorization/")
-                    .next()
-                    .unwrap_or_default();
-            let account = scope.rsplit('/').next().unwrap_or_default();
+            let account = scope_account(r);
             o.insert(
                 "scope".into(),
                 json!(format!("Microsoft.CognitiveServices/accounts/{account}")),
