@@ -286,3 +286,45 @@ fn offline_plan_needs_no_credentials() {
     assert!(az.arm.journal().is_empty());
     assert!(az.az.calls().is_empty());
 }
+
+#[test]
+fn verbose_plan_shows_what_a_create_sets() {
+    let run = crate::support::cli::gw()
+        .args(["plan", "--offline", "-v", "-f"])
+        .args([example("model-routing")])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("  + foundries.foundry3.deployments.DeepSeek-R1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("      properties.model.format = \"DeepSeek\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("      properties.principalId = \"(known after apply)\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("      properties.value = (1"),
+        "a policy is summarised: {}",
+        run.stdout
+    );
+    // Without -v, one line per resource.
+    let run = crate::support::cli::gw()
+        .args(["plan", "--offline", "-f"])
+        .args([example("model-routing")])
+        .run();
+    assert!(
+        !run.stdout.contains("properties.model.format"),
+        "{}",
+        run.stdout
+    );
+}

@@ -108,6 +108,7 @@ pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
         match live.get(&r.id) {
             None => {
                 let mut c = change(r, Action::Create);
+                c.diff = creation_fields(&desired);
                 if matches!(r.kind, Kind::Account | Kind::Apim)
                     && let Some((deleted_id, location)) =
                         live.soft_deleted.get(&r.name.to_lowercase())
@@ -154,6 +155,46 @@ pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
             kind: Some(o.kind),
         });
     }
+    out
+}
+
+/// Every field a create sets, as `absent -> value` (values Azure assigns read
+/// "(known after apply)"), as Terraform shows a create.
+fn creation_fields(desired: &Value) -> Vec<super::diff::FieldDiff> {
+    fn walk(path: &str, v: &Value, out: &mut Vec<super::diff::FieldDiff>) {
+        let field = |after: Value| super::diff::FieldDiff {
+            path: path.to_string(),
+            before: None,
+            after: Some(after),
+        };
+        if refs::parse(v).is_some() {
+            out.push(field(Value::String("(known after apply)".into())));
+            return;
+        }
+        match v {
+            Value::Object(o) if !o.is_empty() => {
+                for (k, x) in o {
+                    walk(
+                        &if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        },
+                        x,
+                        out,
+                    );
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(&format!("{path}[{i}]"), x, out);
+                }
+            }
+            _ => out.push(field(v.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", desired, &mut out);
     out
 }
 

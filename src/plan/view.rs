@@ -25,13 +25,11 @@ fn paint(style: &Style, action: Action, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// A value on one line: documents (policy XML) as their line count, everything else whole.
 fn short(v: &Option<Value>) -> String {
     match v {
         None => "(absent)".into(),
-        Some(Value::String(s)) if s.len() > 80 => format!(
-            "\"{}…\"",
-            &s[..s.char_indices().nth(77).map_or(s.len(), |(i, _)| i)]
-        ),
+        Some(Value::String(s)) if s.contains('\n') => format!("({} lines)", s.lines().count()),
         Some(v) => v.to_string(),
     }
 }
@@ -70,7 +68,17 @@ pub fn render(plan: &Plan, style: &Style) -> String {
         }
         let line = format!("  {} {:width$}  {what}", c.action.symbol(), c.address);
         let _ = writeln!(out, "{}", paint(style, c.action, line.trim_end()));
-        for d in &c.diff {
+        // A create's fields are all new: shown with -v (the JSON plan always has them).
+        let fields: &[_] = if c.action == Action::Create && !style.verbose {
+            &[]
+        } else {
+            &c.diff
+        };
+        for d in fields {
+            if c.action == Action::Create {
+                let _ = writeln!(out, "      {} = {}", d.path, short(&d.after));
+                continue;
+            }
             let is_policy = d.path == "properties.value"
                 && d.after
                     .as_ref()
