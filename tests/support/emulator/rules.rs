@@ -67,6 +67,25 @@ pub fn has_etag(ty: &str) -> bool {
     ty.starts_with("microsoft.apimanagement/service") || ty == ACCOUNTS
 }
 
+/// Types whose body carries its ETag (APIM child entities send it only as a header), as
+/// the REST specs define their responses.
+pub fn etag_in_body(ty: &str) -> bool {
+    matches!(ty, ACCOUNTS | DEPLOYMENTS | APIM)
+}
+
+/// Types whose responses have `systemData` in the REST specs gw uses.
+fn has_system_data(ty: &str) -> bool {
+    matches!(ty, ACCOUNTS | DEPLOYMENTS | APIM)
+}
+
+/// Types whose `properties` have no `provisioningState` in those specs.
+fn no_provisioning_state(ty: &str) -> bool {
+    ty == ROLE_ASSIGNMENTS
+        || matches!(ty, POLICY)
+        || ty == "microsoft.apimanagement/service/backends"
+        || ty == "microsoft.apimanagement/service/subscriptions"
+}
+
 /// Types whose DELETE is a soft delete.
 pub fn soft_deleted(ty: &str) -> bool {
     ty == ACCOUNTS || ty == APIM
@@ -123,10 +142,12 @@ pub fn decorate(ty: &str, type_name: &str, id: &str, desired: &Value, state: &st
     out.insert("name".into(), json!(ids::name(id)));
     out.insert("type".into(), json!(type_name));
     out.extend(body);
-    out.insert(
-        "systemData".into(),
-        json!({"createdBy": "emulator", "createdByType": "Application", "createdAt": "2025-01-01T00:00:00Z"}),
-    );
+    if has_system_data(ty) {
+        out.insert(
+            "systemData".into(),
+            json!({"createdBy": "emulator", "createdByType": "Application", "createdAt": "2025-01-01T00:00:00Z"}),
+        );
+    }
     let props = out
         .entry("properties")
         .or_insert_with(|| json!({}))
@@ -135,7 +156,9 @@ pub fn decorate(ty: &str, type_name: &str, id: &str, desired: &Value, state: &st
         return Value::Object(out);
     };
     props.remove("restore");
-    props.insert("provisioningState".into(), json!(state));
+    if !no_provisioning_state(ty) {
+        props.insert("provisioningState".into(), json!(state));
+    }
     let name = ids::name(id).to_string();
     match ty {
         ACCOUNTS => {

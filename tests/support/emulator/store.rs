@@ -464,7 +464,7 @@ impl State {
 
     fn store(&mut self, id: &str, ty: &str, mut body: Value) -> Stored {
         let etag = rules::has_etag(ty).then(|| self.etag());
-        if let (Some(e), Some(obj)) = (&etag, body.as_object_mut()) {
+        if let (Some(e), Some(obj), true) = (&etag, body.as_object_mut(), rules::etag_in_body(ty)) {
             obj.insert("etag".into(), json!(e));
         }
         let stored = Stored {
