@@ -142,6 +142,14 @@ fn walk(path: &str, key: &str, desired: &Value, live: &Value, out: &mut Vec<Fiel
 
 fn scalar_equal(key: &str, d: &Value, l: &Value) -> bool {
     match (d, l) {
+        // APIM answers a subscription's scope as a full id ending in what was sent (`/apis`).
+        (Value::String(a), Value::String(b)) if key == "scope" => {
+            b.to_lowercase().ends_with(&a.to_lowercase())
+        }
+        // Durations may come back in another notation (`PT1M`, `PT60S`, `00:01:00`).
+        (Value::String(a), Value::String(b)) if matches!(key, "interval" | "tripDuration") => {
+            a == b || seconds(a).is_some_and(|x| Some(x) == seconds(b))
+        }
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (Value::String(a), Value::String(b)) if key == "location" => {
             norm_location(a) == norm_location(b)
@@ -152,6 +160,25 @@ fn scalar_equal(key: &str, d: &Value, l: &Value) -> bool {
             a.parse::<f64>().ok() == b.as_f64()
         }
         _ => d == l,
+    }
+}
+
+/// Seconds in an ISO 8601 duration or a .NET TimeSpan (`[d.]hh:mm:ss`).
+fn seconds(s: &str) -> Option<u64> {
+    if let Ok(v) = crate::model::duration::parse(s) {
+        return Some(v);
+    }
+    let (days, rest) = match s.split_once('.') {
+        Some((d, r)) if r.contains(':') => (d.parse::<u64>().ok()?, r),
+        _ => (0, s),
+    };
+    let parts: Vec<u64> = rest
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    match parts[..] {
+        [h, m, sec] => Some(days * 86_400 + h * 3600 + m * 60 + sec),
+        _ => None,
     }
 }
 
@@ -316,6 +343,45 @@ mod tests {
             diff(
                 &json!({ "disableLocalAuth": true }),
                 &json!({ "disableLocalAuth": false })
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn apim_notations_are_equal() {
+        let sub =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a/apis";
+        assert!(
+            diff(
+                &json!({ "properties": { "scope": "/apis" } }),
+                &json!({ "properties": { "scope": sub } })
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            diff(
+                &json!({ "properties": { "scope": "/apis/x" } }),
+                &json!({ "properties": { "scope": sub } })
+            )
+            .len(),
+            1
+        );
+        for live in ["PT1M", "PT60S", "00:01:00"] {
+            assert!(
+                diff(
+                    &json!({ "tripDuration": "PT1M" }),
+                    &json!({ "tripDuration": live })
+                )
+                .is_empty(),
+                "{live}"
+            );
+        }
+        assert_eq!(
+            diff(
+                &json!({ "interval": "PT1M" }),
+                &json!({ "interval": "00:02:00" })
             )
             .len(),
             1
