@@ -389,3 +389,37 @@ fn updates_of_top_level_resources_keep_settings_made_elsewhere() {
         "the VNet setting survived"
     );
 }
+
+#[test]
+fn a_saved_plan_is_refused_when_the_spec_changed() {
+    let az = Azure::new();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("gw.yaml");
+    let text = std::fs::read_to_string(example("session-affinity")).unwrap();
+    std::fs::write(&spec, &text).unwrap();
+    let saved = dir.path().join("plan.json");
+    let run = az
+        .gw()
+        .args(["plan", "--out"])
+        .args([&saved])
+        .args(["-f"])
+        .args([&spec])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::write(&spec, text.replace("capacity: 20", "capacity: 30")).unwrap();
+    az.arm.clear_journal();
+    let run = az
+        .gw()
+        .args(["apply"])
+        .args([&saved])
+        .args(["--auto-approve", "-f"])
+        .args([&spec])
+        .run();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("changed since the plan was made"),
+        "{}",
+        run.stderr
+    );
+    assert!(az.arm.journal().is_empty(), "nothing was read or written");
+}
