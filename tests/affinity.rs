@@ -6,25 +6,8 @@ use crate::support::cli::example;
 use crate::support::emulator::Fault;
 use serde_json::{Value, json};
 
-fn deployed(name: &str) -> Azure {
-    let az = Azure::new();
-    let run = az
-        .gw()
-        .args(["apply", "--auto-approve", "-f"])
-        .args([example(name)])
-        .run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    az
-}
-
 fn pool_id(az: &Azure) -> String {
-    az.arm
-        .journal()
-        .iter()
-        .find(|e| e.method == "PUT" && e.path().ends_with("/backends/inference-backend-pool"))
-        .unwrap()
-        .path()
-        .to_string()
+    az.put_id("/backends/inference-backend-pool")
 }
 
 fn services(v: &Value) -> Value {
@@ -33,21 +16,14 @@ fn services(v: &Value) -> Value {
 
 #[test]
 fn enable_sends_one_conditional_write_and_keeps_the_members() {
-    let az = deployed("load-balancing");
+    let az = Azure::deployed("load-balancing");
     let id = pool_id(&az);
     let before = az.arm.get_resource(&id).unwrap();
     az.arm.clear_journal();
-    let run = az
-        .gw()
-        .args([
-            "affinity",
-            "enable",
-            "--pool",
-            "inference-backend-pool",
-            "-f",
-        ])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(
+        &["affinity", "enable", "--pool", "inference-backend-pool"],
+        "load-balancing",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let writes: Vec<_> = az
         .arm
@@ -79,11 +55,7 @@ fn enable_sends_one_conditional_write_and_keeps_the_members() {
     );
     assert!(run.stderr.contains("session_affinity:"), "{}", run.stderr);
     // And plan shows the drift like any other.
-    let plan = az
-        .gw()
-        .args(["plan", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let plan = az.run(&["plan"], "load-balancing");
     assert!(
         plan.stdout.contains("~ pools.inference-backend-pool"),
         "{}",
@@ -98,7 +70,7 @@ fn enable_sends_one_conditional_write_and_keeps_the_members() {
 
 #[test]
 fn a_concurrent_change_is_retried_and_preserved() {
-    let az = deployed("load-balancing");
+    let az = Azure::deployed("load-balancing");
     let id = pool_id(&az);
     // Someone changes a weight between gw's read and its write.
     let meddle_id = id.clone();
@@ -110,19 +82,17 @@ fn a_concurrent_change_is_retried_and_preserved() {
         }),
     );
     az.arm.clear_journal();
-    let run = az
-        .gw()
-        .args([
+    let run = az.run(
+        &[
             "affinity",
             "enable",
             "--pool",
             "inference-backend-pool",
             "--cookie",
             "sticky",
-            "-f",
-        ])
-        .args([example("load-balancing")])
-        .run();
+        ],
+        "load-balancing",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let puts: Vec<_> = az
         .arm
@@ -147,7 +117,7 @@ fn a_concurrent_change_is_retried_and_preserved() {
 
 #[test]
 fn enable_twice_writes_once_disable_removes_status_reports() {
-    let az = deployed("session-affinity");
+    let az = Azure::deployed("session-affinity");
     let id = pool_id(&az);
     let f = example("session-affinity");
     // The example declares affinity: already on, nothing to write.
@@ -248,7 +218,7 @@ fn enable_twice_writes_once_disable_removes_status_reports() {
 
 #[test]
 fn an_instance_without_the_feature_is_reported() {
-    let az = deployed("load-balancing");
+    let az = Azure::deployed("load-balancing");
     // The service accepts the write but the pool reads back without affinity.
     let id = pool_id(&az);
     let before = az.arm.get_resource(&id).unwrap();
@@ -259,17 +229,10 @@ fn an_instance_without_the_feature_is_reported() {
             .nth(2)
             .respond(200, Some(reply)),
     );
-    let run = az
-        .gw()
-        .args([
-            "affinity",
-            "enable",
-            "--pool",
-            "inference-backend-pool",
-            "-f",
-        ])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(
+        &["affinity", "enable", "--pool", "inference-backend-pool"],
+        "load-balancing",
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("reads back without it"),
@@ -281,18 +244,11 @@ fn an_instance_without_the_feature_is_reported() {
 
 #[test]
 fn unknown_pool_gets_a_suggestion() {
-    let az = deployed("session-affinity");
-    let run = az
-        .gw()
-        .args([
-            "affinity",
-            "enable",
-            "--pool",
-            "inference-backend-pol",
-            "-f",
-        ])
-        .args([example("session-affinity")])
-        .run();
+    let az = Azure::deployed("session-affinity");
+    let run = az.run(
+        &["affinity", "enable", "--pool", "inference-backend-pol"],
+        "session-affinity",
+    );
     assert_eq!(run.code, 1);
     assert!(
         run.stderr

@@ -141,11 +141,7 @@ fn faults_are_survived_or_reported_and_a_rerun_converges() {
     // Fix nothing but time: the re-run converges, creating only what is missing.
     let rerun = apply(&az, "load-balancing");
     assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
-    let plan = az
-        .gw()
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let plan = az.run(&["plan", "--detailed-exitcode"], "load-balancing");
     assert_eq!(plan.code, 0, "{}", plan.stdout);
     // No duplicates: one deployment per foundry, one role assignment per foundry.
     let rg = az.rg_id("lab-load-balancing");
@@ -170,17 +166,9 @@ fn faults_are_survived_or_reported_and_a_rerun_converges() {
 fn re_apply_after_delete_restores_or_purges() {
     let az = Azure::new();
     assert_eq!(apply(&az, "session-affinity").code, 0);
-    let destroy = az
-        .gw()
-        .args(["destroy", "--auto-approve", "-f"])
-        .args([example("session-affinity")])
-        .run();
+    let destroy = az.run(&["destroy", "--auto-approve"], "session-affinity");
     assert_eq!(destroy.code, 0, "{}", destroy.stderr);
-    let plan = az
-        .gw()
-        .args(["plan", "-f"])
-        .args([example("session-affinity")])
-        .run();
+    let plan = az.run(&["plan"], "session-affinity");
     assert!(
         plan.stdout.contains("restores the soft-deleted one"),
         "{}",
@@ -200,18 +188,13 @@ fn re_apply_after_delete_restores_or_purges() {
                 .is_some_and(|b| b["properties"]["restore"] == true)
     }));
 
-    let destroy = az
-        .gw()
-        .args(["destroy", "--auto-approve", "-f"])
-        .args([example("session-affinity")])
-        .run();
+    let destroy = az.run(&["destroy", "--auto-approve"], "session-affinity");
     assert_eq!(destroy.code, 0);
     az.arm.clear_journal();
-    let run = az
-        .gw()
-        .args(["apply", "--auto-approve", "--purge-soft-deleted", "-f"])
-        .args([example("session-affinity")])
-        .run();
+    let run = az.run(
+        &["apply", "--auto-approve", "--purge-soft-deleted"],
+        "session-affinity",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         az.arm
@@ -230,11 +213,7 @@ fn re_apply_after_delete_restores_or_purges() {
 #[test]
 fn unattended_apply_needs_auto_approve() {
     let az = Azure::new();
-    let run = az
-        .gw()
-        .args(["apply", "-f"])
-        .args([example("session-affinity")])
-        .run();
+    let run = az.run(&["apply"], "session-affinity");
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
     assert!(az.writes().is_empty());
@@ -244,14 +223,7 @@ fn unattended_apply_needs_auto_approve() {
 fn a_saved_plan_is_refused_when_azure_changed() {
     let az = Azure::new();
     assert_eq!(apply(&az, "load-balancing").code, 0);
-    let pool_id = az
-        .arm
-        .journal()
-        .iter()
-        .find(|e| e.method == "PUT" && e.path().ends_with("/backends/inference-backend-pool"))
-        .unwrap()
-        .path()
-        .to_string();
+    let pool_id = az.put_id("/backends/inference-backend-pool");
     let mut pool = az.arm.get_resource(&pool_id).unwrap();
     pool["properties"]["pool"]["services"][1]["weight"] = serde_json::json!(30);
     az.arm.set_resource(&pool_id, pool.clone());

@@ -6,23 +6,10 @@ use crate::support::cli::{EXAMPLES, example};
 use crate::support::emulator::Fault;
 use serde_json::json;
 
-fn apply(az: &Azure, name: &str) {
-    let run = az
-        .gw()
-        .args(["apply", "--auto-approve", "-f"])
-        .args([example(name)])
-        .run();
-    assert_eq!(run.code, 0, "apply {name}:\n{}\n{}", run.stdout, run.stderr);
-}
-
 #[test]
 fn plan_on_nothing_is_all_creates() {
     let az = Azure::new();
-    let run = az
-        .gw()
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(&["plan", "--detailed-exitcode"], "load-balancing");
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stdout
@@ -46,8 +33,7 @@ fn plan_on_nothing_is_all_creates() {
 #[test]
 fn plan_after_apply_is_no_changes_and_reads_each_resource_once() {
     for name in EXAMPLES {
-        let az = Azure::new();
-        apply(&az, name);
+        let az = Azure::deployed(name);
         az.arm.clear_journal();
         let run = az
             .gw()
@@ -71,24 +57,12 @@ fn plan_after_apply_is_no_changes_and_reads_each_resource_once() {
 
 #[test]
 fn a_drifted_pool_weight_is_exactly_that_change() {
-    let az = Azure::new();
-    apply(&az, "load-balancing");
-    let pool_id = az
-        .arm
-        .journal()
-        .iter()
-        .find(|e| e.method == "PUT" && e.path().ends_with("/backends/inference-backend-pool"))
-        .unwrap()
-        .path()
-        .to_string();
+    let az = Azure::deployed("load-balancing");
+    let pool_id = az.put_id("/backends/inference-backend-pool");
     let mut pool = az.arm.get_resource(&pool_id).unwrap();
     pool["properties"]["pool"]["services"][1]["weight"] = json!(30);
     az.arm.set_resource(&pool_id, pool);
-    let run = az
-        .gw()
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(&["plan", "--detailed-exitcode"], "load-balancing");
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stdout.contains("~ pools.inference-backend-pool"),
@@ -108,11 +82,7 @@ fn a_drifted_pool_weight_is_exactly_that_change() {
         run.stdout
     );
     // The same, as data.
-    let run = az
-        .gw()
-        .args(["plan", "-o", "json", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(&["plan", "-o", "json"], "load-balancing");
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let changed: Vec<_> = plan["changes"]
         .as_array()
@@ -135,16 +105,8 @@ fn a_drifted_pool_weight_is_exactly_that_change() {
 
 #[test]
 fn a_changed_policy_shows_as_a_line_diff() {
-    let az = Azure::new();
-    apply(&az, "load-balancing");
-    let policy_id = az
-        .arm
-        .journal()
-        .iter()
-        .find(|e| e.method == "PUT" && e.path().ends_with("/policies/policy"))
-        .unwrap()
-        .path()
-        .to_string();
+    let az = Azure::deployed("load-balancing");
+    let policy_id = az.put_id("/policies/policy");
     let mut policy = az.arm.get_resource(&policy_id).unwrap();
     let xml = policy["properties"]["value"]
         .as_str()
@@ -152,11 +114,7 @@ fn a_changed_policy_shows_as_a_line_diff() {
         .replace(r#"count="3""#, r#"count="1""#);
     policy["properties"]["value"] = json!(xml);
     az.arm.set_resource(&policy_id, policy);
-    let run = az
-        .gw()
-        .args(["plan", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(&["plan"], "load-balancing");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("~ apis.inference.policy"),
@@ -170,22 +128,10 @@ fn a_changed_policy_shows_as_a_line_diff() {
 
 #[test]
 fn a_missing_backend_is_a_create() {
-    let az = Azure::new();
-    apply(&az, "load-balancing");
-    let id = az
-        .arm
-        .journal()
-        .iter()
-        .find(|e| e.method == "PUT" && e.path().ends_with("/backends/foundry2"))
-        .unwrap()
-        .path()
-        .to_string();
+    let az = Azure::deployed("load-balancing");
+    let id = az.put_id("/backends/foundry2");
     az.arm.remove_resource(&id).unwrap();
-    let run = az
-        .gw()
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(&["plan", "--detailed-exitcode"], "load-balancing");
     assert_eq!(run.code, 2);
     assert!(run.stdout.contains("+ backends.foundry2"), "{}", run.stdout);
     assert!(
@@ -198,17 +144,12 @@ fn a_missing_backend_is_a_create() {
 
 #[test]
 fn throttling_and_server_errors_are_retried_transparently() {
-    let az = Azure::new();
-    apply(&az, "session-affinity");
+    let az = Azure::deployed("session-affinity");
     az.arm.set_throttle_every(Some(3));
     az.arm.add_fault(Fault::new("GET", "/backends").times(2));
     az.arm
         .add_fault(Fault::new("GET", "/apis").drop_connection());
-    let run = az
-        .gw()
-        .args(["plan", "--detailed-exitcode", "-f"])
-        .args([example("session-affinity")])
-        .run();
+    let run = az.run(&["plan", "--detailed-exitcode"], "session-affinity");
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("No changes."));
     assert!(
@@ -224,11 +165,7 @@ fn throttling_and_server_errors_are_retried_transparently() {
 #[test]
 fn not_logged_in_says_az_login() {
     let az = Azure::logged_out();
-    let run = az
-        .gw()
-        .args(["plan", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let run = az.run(&["plan"], "load-balancing");
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("az login"), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"));
@@ -236,8 +173,7 @@ fn not_logged_in_says_az_login() {
 
 #[test]
 fn removed_resources_gw_owns_show_as_deletes() {
-    let az = Azure::new();
-    apply(&az, "model-routing");
+    let az = Azure::deployed("model-routing");
     // The same spec without o4-mini (on foundry3 only) and with DeepSeek-R1 moved nowhere else.
     let text = std::fs::read_to_string(example("model-routing")).unwrap();
     let smaller: String = text
@@ -267,11 +203,7 @@ fn removed_resources_gw_owns_show_as_deletes() {
 #[test]
 fn offline_plan_needs_no_credentials() {
     let az = Azure::logged_out();
-    let run = az
-        .gw()
-        .args(["plan", "--offline", "-o", "json", "-f"])
-        .args([example("model-routing")])
-        .run();
+    let run = az.run(&["plan", "--offline", "-o", "json"], "model-routing");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(plan["format_version"], 1);

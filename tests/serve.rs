@@ -462,21 +462,13 @@ fn without_a_gateway_or_mocks_gw_goes_to_azure_and_says_what_is_missing() {
         .run();
     assert_eq!(verify.code, 1);
     assert!(verify.stderr.contains("az login"), "{}", verify.stderr);
-    let serve = az
-        .gw()
-        .args(["serve", "--listen", "127.0.0.1:0", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let serve = az.run(&["serve", "--listen", "127.0.0.1:0"], "load-balancing");
     assert_eq!(serve.code, 1);
     assert!(serve.stderr.contains("az login"), "{}", serve.stderr);
     assert!(serve.stderr.contains("--mock"), "{}", serve.stderr);
     // Logged in, nothing deployed: verify says so.
     let az = Azure::new();
-    let verify = az
-        .gw()
-        .args(["verify", "-f"])
-        .args([example("load-balancing")])
-        .run();
+    let verify = az.run(&["verify"], "load-balancing");
     assert_eq!(verify.code, 1);
     assert!(
         verify.stderr.contains("is not deployed"),

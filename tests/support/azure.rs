@@ -19,6 +19,14 @@ impl Azure {
         }
     }
 
+    /// An Azure where `examples/NAME` has been applied.
+    pub fn deployed(name: &str) -> Self {
+        let az = Azure::new();
+        let run = az.run(&["apply", "--auto-approve"], name);
+        assert_eq!(run.code, 0, "apply {name}:\n{}\n{}", run.stdout, run.stderr);
+        az
+    }
+
     pub fn logged_out() -> Self {
         Azure {
             arm: Emulator::start(),
@@ -39,6 +47,26 @@ impl Azure {
     /// The ARM id of a resource of an example (`rg`, then a path under the group).
     pub fn rg_id(&self, rg: &str) -> String {
         format!("/subscriptions/{FAKE_SUBSCRIPTION}/resourceGroups/{rg}")
+    }
+
+    /// The id of the first resource written with a path ending in `suffix`.
+    pub fn put_id(&self, suffix: &str) -> String {
+        self.arm
+            .journal()
+            .iter()
+            .find(|e| e.method == "PUT" && e.path().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no PUT of …{suffix}"))
+            .path()
+            .to_string()
+    }
+
+    /// `gw ARGS -f examples/NAME/gw.yaml` against this Azure.
+    pub fn run(&self, args: &[&str], name: &str) -> super::cli::Run {
+        self.gw()
+            .args(args)
+            .args(["-f"])
+            .args([super::cli::example(name)])
+            .run()
     }
 
     /// Writes (PUT, PATCH, DELETE) in the journal; POST actions such as listSecrets read.
