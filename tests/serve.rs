@@ -477,3 +477,41 @@ fn without_a_gateway_or_mocks_gw_goes_to_azure_and_says_what_is_missing() {
     );
     assert!(verify.stderr.contains("gw apply"), "{}", verify.stderr);
 }
+
+/// `gw verify` with no `--gateway`: the deployed APIM's gateway URL and a subscription key are
+/// read through ARM. The emulator's APIM points at a local `gw serve --mock` standing in for
+/// the real gateway, with the emulator's key required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_the_deployed_gateway_through_arm() {
+    use crate::support::azure::Azure;
+    let az = tokio::task::spawn_blocking(|| Azure::deployed("session-affinity"))
+        .await
+        .unwrap();
+    let sub_id = az.put_id("/subscriptions/subscription1");
+    let key = az.arm.secrets_of(&sub_id).unwrap()[0].clone();
+    let h = start(&model(&example_text("session-affinity")), None, Some(&key)).await;
+    let apim_id = sub_id.rsplit_once("/subscriptions/").unwrap().0.to_string();
+    let mut apim = az.arm.get_resource(&apim_id).unwrap();
+    apim["properties"]["gatewayUrl"] = serde_json::json!(h.url());
+    az.arm.set_resource(&apim_id, apim);
+    let run = tokio::task::spawn_blocking(move || {
+        az.run(&["verify", "--requests", "10"], "session-affinity")
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("against {}", h.url())),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("****{}", &key[key.len() - 4..])),
+        "the key is shown masked: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&key), "the key itself is never shown");
+    assert!(run.stderr.contains("verify: all"), "{}", run.stderr);
+    h.stop().await;
+}
