@@ -1,10 +1,10 @@
 //! Spec -> Model: applies defaults, resolves references and checks every rule, collecting
 //! all problems rather than stopping at the first.
 
+use super::apis::{Backends, apis};
 use super::breaker::breaker;
 use super::diags::{Diags, listing};
 use super::names;
-use super::routing::by_model;
 use super::types::*;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::spec::{self, AffinitySpec, Sp};
@@ -44,7 +44,6 @@ const APIM_SKUS: &[&str] = &[
     "PremiumV2",
     "Consumption",
 ];
-const API_TYPES: &[&str] = &["azure-openai", "azure-ai", "openai"];
 
 /// Builds the model, or returns every problem found (sorted by position in the file).
 pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
@@ -457,194 +456,11 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
     }
 
     // APIs.
-    let mut apis = Vec::new();
-    let mut seen_paths = BTreeMap::new();
-    if spec.apis.is_empty() {
-        d.err_hint(
-            spec.apis.loc,
-            "apis",
-            "no APIs",
-            Some("declare at least one API under `apis:`".into()),
-        );
-    }
-    let target_names: Vec<&str> = pool_names
-        .iter()
-        .chain(foundry_names.iter())
-        .copied()
-        .collect();
-    let resolve_target = |d: &mut Diags, s: &Sp<String>, path: &str| -> Option<Target> {
-        if pool_names.contains(&s.value.as_str()) {
-            Some(Target::Pool(s.value.clone()))
-        } else if foundry_names.contains(&s.value.as_str()) {
-            Some(Target::Foundry(s.value.clone()))
-        } else {
-            let hint = did_you_mean(&s.value, target_names.iter().copied()).or_else(|| {
-                Some(format!(
-                    "name a pool or a foundry: {}",
-                    listing(&target_names)
-                ))
-            });
-            d.err_hint(s.loc, path, format!("unknown backend `{}`", s.value), hint);
-            None
-        }
+    let backends = Backends {
+        pools: &pool_names,
+        foundries: &foundry_names,
     };
-    let mut derived: Vec<Pool> = Vec::new();
-    for (key, api) in spec.apis.iter() {
-        let path = format!("apis.{}", key.value);
-        d.name(key.loc, &path, names::entity("API", &key.value, 80));
-        d.name(
-            api.path.loc,
-            format!("{path}.path"),
-            names::api_path(&api.path),
-        );
-        d.duplicate(
-            &mut seen_paths,
-            &api.path,
-            &format!("{path}.path"),
-            "API path",
-        );
-        let api_type = match api.api_type.as_ref().map(|s| (s.value.as_str(), s.loc)) {
-            None | Some(("azure-openai", _)) => ApiType::AzureOpenAi,
-            Some(("azure-ai", _)) => ApiType::AzureAi,
-            Some(("openai", _)) => ApiType::OpenAi,
-            Some((other, loc)) => {
-                let hint = did_you_mean(other, API_TYPES.iter().copied())
-                    .or_else(|| Some(format!("use one of {}", listing(API_TYPES))));
-                d.err_hint(
-                    loc,
-                    format!("{path}.type"),
-                    format!("unknown API type `{other}`"),
-                    hint,
-                );
-                ApiType::AzureOpenAi
-            }
-        };
-        let routing = match (&api.backend, &api.routing) {
-            (Some(b), None) => {
-                if !api.routes.is_empty() || !api.deny.is_empty() {
-                    let loc = if api.routes.is_empty() {
-                        api.deny[0].loc
-                    } else {
-                        api.routes.first_loc()
-                    };
-                    d.err_hint(
-                        loc,
-                        &path,
-                        "`routes` and `deny` only apply with `routing: by-model`",
-                        Some("add `routing: by-model` instead of `backend`, or remove them".into()),
-                    );
-                }
-                resolve_target(&mut d, b, &format!("{path}.backend")).map(Routing::Single)
-            }
-            (None, Some(r)) if r.value == "by-model" => {
-                if deployments.is_empty() {
-                    d.err_hint(
-                        r.loc,
-                        format!("{path}.routing"),
-                        "`routing: by-model` but no models are declared",
-                        Some("declare the models under `models:`".into()),
-                    );
-                }
-                Some(by_model(
-                    &mut d,
-                    &path,
-                    &api.routes,
-                    &api.deny,
-                    &deployments,
-                    &pools,
-                    &mut derived,
-                    &resolve_target,
-                ))
-            }
-            (None, Some(r)) => {
-                d.err_hint(
-                    r.loc,
-                    format!("{path}.routing"),
-                    format!("unknown routing `{}`", r.value),
-                    Some("the only routing is `by-model`".into()),
-                );
-                None
-            }
-            (Some(b), Some(_)) => {
-                d.err_hint(
-                    b.loc,
-                    &path,
-                    "an API has either `backend` or `routing`, not both",
-                    Some("remove one of them".into()),
-                );
-                None
-            }
-            (None, None) => {
-                d.err_hint(
-                    key.loc,
-                    &path,
-                    "an API needs `backend` or `routing: by-model`",
-                    Some("add `backend: POOL_OR_FOUNDRY`".into()),
-                );
-                None
-            }
-        };
-        let Some(routing) = routing else { continue };
-        let members_of = |t: &Target| match t {
-            Target::Foundry(_) => 1,
-            Target::Pool(p) => pools
-                .iter()
-                .chain(derived.iter())
-                .find(|x| &x.name == p)
-                .map_or(1, |x| x.members.len()),
-        };
-        let default_count = match &routing {
-            Routing::Single(t) => members_of(t).saturating_sub(1),
-            Routing::ByModel { routes, .. } => routes
-                .iter()
-                .map(|r| members_of(&r.target).saturating_sub(1))
-                .max()
-                .unwrap_or(0),
-        } as u32;
-        let retry = match &api.retry {
-            None => Retry {
-                count: default_count,
-                on: vec![429, 503],
-            },
-            Some(r) => {
-                let count = r
-                    .count
-                    .as_ref()
-                    .map_or(Some(default_count), |c| {
-                        d.range(c, &format!("{path}.retry.count"), 0, 50)
-                    })
-                    .unwrap_or(0);
-                let on = match &r.on {
-                    None => vec![429, 503],
-                    Some(list) => list
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, c)| {
-                            d.range(c, &format!("{path}.retry.on[{i}]"), 400, 599)
-                                .map(|v| v as u16)
-                        })
-                        .collect(),
-                };
-                if on.is_empty() && count > 0 {
-                    d.err_hint(
-                        r.loc,
-                        format!("{path}.retry.on"),
-                        "no status codes to retry on",
-                        Some("e.g. `on: [429, 503]`".into()),
-                    );
-                }
-                Retry { count, on }
-            }
-        };
-        apis.push(Api {
-            name: key.value.clone(),
-            path: api.path.value.clone(),
-            api_type,
-            routing,
-            retry,
-            subscription_required: api.subscription_required.unwrap_or(true),
-        });
-    }
+    let (apis, derived) = apis(&mut d, &spec.apis, &backends, &deployments, &pools);
     for p in derived {
         if pools.iter().any(|x| x.name == p.name) || foundry_names.contains(&p.name.as_str()) {
             d.err_hint(

@@ -1,6 +1,7 @@
 //! Spec -> Model: the validated form of gw.yaml. Everything downstream (render, graph,
 //! plan, apply, serve) reads a `Model`, never the raw spec.
 
+mod apis;
 mod breaker;
 mod build;
 mod diags;

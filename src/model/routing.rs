@@ -6,9 +6,6 @@ use crate::diag::did_you_mean;
 use crate::spec::{NamedMap, Sp};
 use std::collections::BTreeMap;
 
-/// Looks a `backend:` or route target up among pools and foundries, reporting misses.
-pub(super) type ResolveTarget<'a> = dyn Fn(&mut Diags, &Sp<String>, &str) -> Option<Target> + 'a;
-
 /// Resolves `routing: by-model`: deny patterns, explicit routes (checked to host the model
 /// on every member), single-host models, and pools derived for multi-host models.
 #[allow(clippy::too_many_arguments)]
@@ -20,7 +17,7 @@ pub(super) fn by_model(
     deployments: &[Deployment],
     pools: &[Pool],
     derived: &mut Vec<Pool>,
-    resolve_target: &ResolveTarget,
+    backends: &super::apis::Backends,
 ) -> Routing {
     let model_names: Vec<&str> = deployments.iter().map(|m| m.name.as_str()).collect();
     for (i, p) in deny.iter().enumerate() {
@@ -47,7 +44,7 @@ pub(super) fn by_model(
             );
             continue;
         };
-        let Some(t) = resolve_target(d, target, &rpath) else {
+        let Some(t) = backends.resolve(d, target, &rpath) else {
             continue;
         };
         let members: Vec<String> = match &t {
