@@ -2,12 +2,12 @@
 //! all problems rather than stopping at the first.
 
 use super::apis::{Backends, apis};
-use super::breaker::breaker;
-use super::diags::{Diags, listing};
+use super::diags::{Diags, known_foundry, listing};
 use super::names;
+use super::pools::pools;
 use super::types::*;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::spec::{self, AffinitySpec, Sp};
+use crate::spec;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -22,7 +22,6 @@ pub struct Context {
 /// Used when no subscription is known (offline commands): names are then placeholders.
 pub const PLACEHOLDER_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
 
-pub const MAX_POOL_MEMBERS: usize = 30;
 const MODEL_SKUS: &[&str] = &[
     "Standard",
     "GlobalStandard",
@@ -167,15 +166,6 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
         .iter()
         .map(|f| f.name.value.as_str())
         .collect();
-    let check_foundry = |d: &mut Diags, s: &Sp<String>, path: &str| -> bool {
-        if foundry_names.contains(&s.value.as_str()) {
-            return true;
-        }
-        let hint = did_you_mean(&s.value, foundry_names.iter().copied())
-            .or_else(|| Some(format!("declared foundries: {}", listing(&foundry_names))));
-        d.err_hint(s.loc, path, format!("unknown foundry `{}`", s.value), hint);
-        false
-    };
 
     // Models.
     let mut deployments = Vec::new();
@@ -251,7 +241,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
                 let mut v = Vec::new();
                 for (j, f) in list.iter().enumerate() {
                     let fpath = format!("{path}.foundries[{j}]");
-                    if check_foundry(&mut d, f, &fpath) {
+                    if known_foundry(&mut d, &foundry_names, f, &fpath) {
                         d.duplicate(&mut seen_f, f, &fpath, "foundry");
                         v.push(f.value.clone());
                     }
@@ -339,118 +329,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
 
     // Pools.
     let pool_names: Vec<&str> = spec.pools.keys().collect();
-    let mut pools = Vec::new();
-    let mut breaker_of: BTreeMap<String, (Breaker, String)> = BTreeMap::new();
-    for (key, p) in spec.pools.iter() {
-        let path = format!("pools.{}", key.value);
-        d.name(key.loc, &path, names::entity("backend", &key.value, 80));
-        if foundry_names.contains(&key.value.as_str()) {
-            d.err_hint(
-                key.loc,
-                &path,
-                format!("pool `{}` has the name of a foundry", key.value),
-                Some("foundries and pools share APIM's backend names; rename the pool".into()),
-            );
-        }
-        if p.members.is_empty() {
-            d.err_hint(
-                p.members.loc,
-                format!("{path}.members"),
-                "a pool needs at least one member",
-                Some("add `- { foundry: NAME, priority: 1 }`".into()),
-            );
-        }
-        if p.members.len() > MAX_POOL_MEMBERS {
-            d.err_hint(
-                p.members.loc,
-                format!("{path}.members"),
-                format!("{} members is more than Azure allows", p.members.len()),
-                Some(format!(
-                    "a pool takes at most {MAX_POOL_MEMBERS} members; split it"
-                )),
-            );
-        }
-        let mut members = Vec::new();
-        let mut seen_m = BTreeMap::new();
-        for (i, m) in p.members.iter().enumerate() {
-            let mpath = format!("{path}.members[{i}]");
-            let ok = check_foundry(&mut d, &m.foundry, &format!("{mpath}.foundry"));
-            if ok {
-                d.duplicate(
-                    &mut seen_m,
-                    &m.foundry,
-                    &format!("{mpath}.foundry"),
-                    "member",
-                );
-            }
-            let priority = m.priority.as_ref().map_or(Some(1), |v| {
-                d.range(v, &format!("{mpath}.priority"), 0, 100)
-            });
-            let weight = m
-                .weight
-                .as_ref()
-                .map_or(Some(1), |v| d.range(v, &format!("{mpath}.weight"), 0, 100));
-            if let (true, Some(priority), Some(weight)) = (ok, priority, weight) {
-                members.push(Member {
-                    foundry: m.foundry.value.clone(),
-                    priority: priority as u8,
-                    weight: weight as u8,
-                });
-            }
-        }
-        let breaker = p.circuit_breaker.as_ref().and_then(|b| {
-            if consumption {
-                d.err_hint(
-                    b.loc,
-                    format!("{path}.circuit_breaker"),
-                    "the Consumption tier has no circuit breaker",
-                    Some("use another APIM sku or remove `circuit_breaker`".into()),
-                );
-            }
-            breaker(&mut d, b, &format!("{path}.circuit_breaker"))
-        });
-        if let Some(b) = &breaker {
-            for m in &members {
-                match breaker_of.get(&m.foundry) {
-                    Some((other, owner)) if other != b => {
-                        d.err_hint(p.circuit_breaker.as_ref().map(|s| s.loc).unwrap_or_default(), format!("{path}.circuit_breaker"),
-                            format!("foundry `{}` is also in pool `{owner}` with a different circuit breaker", m.foundry),
-                            Some("a foundry's backend has one breaker: give both pools the same `circuit_breaker`".into()));
-                    }
-                    Some(_) => {}
-                    None => {
-                        breaker_of.insert(m.foundry.clone(), (b.clone(), key.value.clone()));
-                    }
-                }
-            }
-        }
-        let affinity = match p.session_affinity.as_ref() {
-            None => None,
-            Some(Sp {
-                value: AffinitySpec::Off,
-                ..
-            }) => None,
-            Some(Sp {
-                value: AffinitySpec::Cookie(c),
-                loc,
-            }) => {
-                let cookie = c.clone().unwrap_or_else(|| DEFAULT_COOKIE.to_string());
-                d.name(
-                    *loc,
-                    format!("{path}.session_affinity.cookie"),
-                    names::cookie(&cookie),
-                );
-                Some(cookie)
-            }
-        };
-        pools.push(Pool {
-            name: key.value.clone(),
-            members,
-            breaker,
-            affinity,
-            derived_for: None,
-        });
-    }
+    let (mut pools, breaker_of) = pools(&mut d, &spec.pools, &foundry_names, consumption);
     for f in &mut foundries {
         f.breaker = breaker_of.get(&f.name).map(|(b, _)| b.clone());
     }

@@ -91,3 +91,19 @@ pub(super) fn listing(items: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Is `s` a declared foundry? Reports it (with the closest name) when not.
+pub(super) fn known_foundry(
+    d: &mut Diags,
+    foundry_names: &[&str],
+    s: &Sp<String>,
+    path: &str,
+) -> bool {
+    if foundry_names.contains(&s.value.as_str()) {
+        return true;
+    }
+    let hint = did_you_mean(&s.value, foundry_names.iter().copied())
+        .or_else(|| Some(format!("declared foundries: {}", listing(foundry_names))));
+    d.err_hint(s.loc, path, format!("unknown foundry `{}`", s.value), hint);
+    false
+}

@@ -7,11 +7,13 @@ mod build;
 mod diags;
 pub mod duration;
 pub mod names;
+mod pools;
 pub mod regions;
 mod routing;
 mod types;
 
-pub use build::{Context, MAX_POOL_MEMBERS, PLACEHOLDER_SUBSCRIPTION, auto_suffix, build};
+pub use build::{Context, PLACEHOLDER_SUBSCRIPTION, auto_suffix, build};
+pub use pools::MAX_POOL_MEMBERS;
 pub use routing::derived_pool_name;
 pub use types::*;
 
