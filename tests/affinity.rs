@@ -2,7 +2,6 @@
 //! concurrent change never lost.
 
 use crate::support::azure::Azure;
-use crate::support::cli::example;
 use crate::support::emulator::Fault;
 use serde_json::{Value, json};
 
@@ -119,20 +118,12 @@ fn a_concurrent_change_is_retried_and_preserved() {
 fn enable_twice_writes_once_disable_removes_status_reports() {
     let az = Azure::deployed("session-affinity");
     let id = pool_id(&az);
-    let f = example("session-affinity");
     // The example declares affinity: already on, nothing to write.
     az.arm.clear_journal();
-    let run = az
-        .gw()
-        .args([
-            "affinity",
-            "enable",
-            "--pool",
-            "inference-backend-pool",
-            "-f",
-        ])
-        .args([&f])
-        .run();
+    let run = az.run(
+        &["affinity", "enable", "--pool", "inference-backend-pool"],
+        "session-affinity",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("already enabled"), "{}", run.stderr);
     assert!(az.arm.journal().iter().all(|e| !e.is_write()));
@@ -141,17 +132,10 @@ fn enable_twice_writes_once_disable_removes_status_reports() {
         "the spec agrees: no warning"
     );
 
-    let run = az
-        .gw()
-        .args([
-            "affinity",
-            "disable",
-            "--pool",
-            "inference-backend-pool",
-            "-f",
-        ])
-        .args([&f])
-        .run();
+    let run = az.run(
+        &["affinity", "disable", "--pool", "inference-backend-pool"],
+        "session-affinity",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         az.arm.get_resource(&id).unwrap()["properties"]["pool"]
@@ -164,11 +148,7 @@ fn enable_twice_writes_once_disable_removes_status_reports() {
         run.stdout
     );
 
-    let run = az
-        .gw()
-        .args(["affinity", "status", "-o", "json", "-f"])
-        .args([&f])
-        .run();
+    let run = az.run(&["affinity", "status", "-o", "json"], "session-affinity");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["pools"][0]["name"], "inference-backend-pool");
@@ -180,31 +160,19 @@ fn enable_twice_writes_once_disable_removes_status_reports() {
 
     az.arm.clear_journal();
     assert_eq!(
-        az.gw()
-            .args([
-                "affinity",
-                "enable",
-                "--pool",
-                "inference-backend-pool",
-                "-f"
-            ])
-            .args([&f])
-            .run()
-            .code,
+        az.run(
+            &["affinity", "enable", "--pool", "inference-backend-pool"],
+            "session-affinity"
+        )
+        .code,
         0
     );
     assert_eq!(
-        az.gw()
-            .args([
-                "affinity",
-                "enable",
-                "--pool",
-                "inference-backend-pool",
-                "-f"
-            ])
-            .args([&f])
-            .run()
-            .code,
+        az.run(
+            &["affinity", "enable", "--pool", "inference-backend-pool"],
+            "session-affinity"
+        )
+        .code,
         0
     );
     assert_eq!(
@@ -212,7 +180,7 @@ fn enable_twice_writes_once_disable_removes_status_reports() {
         1,
         "the second enable sends no write"
     );
-    let run = az.gw().args(["affinity", "status", "-f"]).args([&f]).run();
+    let run = az.run(&["affinity", "status"], "session-affinity");
     assert!(run.stdout.starts_with("inference-backend-pool: enabled (cookie APIM-Backend-Affinity)\n  foundry1 priority 1 weight 50\n"), "{}", run.stdout);
 }
 
