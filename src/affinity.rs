@@ -44,6 +44,10 @@ pub enum AffinityError {
     NotAPool(String),
     #[error("the pool kept changing while gw tried to update it ({0} attempts)")]
     Contended(u32),
+    /// Without an ETag a write could only be unconditional (`If-Match: *`), which would
+    /// overwrite a change made since the read: gw does not guess.
+    #[error("APIM answered the pool `{0}` without an ETag, so it cannot be updated safely")]
+    NoEtag(String),
     #[error(transparent)]
     Arm(#[from] ArmError),
 }
@@ -141,8 +145,10 @@ pub async fn set(
             return Ok(Outcome::Unchanged(before));
         }
         let body = with_affinity(&live.body, cookie);
-        // `*` would overwrite whatever is there; only the ETag we read protects a concurrent edit.
-        let if_match = live.etag.as_deref().unwrap_or("*");
+        // Only the ETag we read protects a concurrent edit; `*` would overwrite whatever is there.
+        let Some(if_match) = live.etag.as_deref() else {
+            return Err(AffinityError::NoEtag(name.to_string()));
+        };
         match client.put(pool_id, api, &body, Some(if_match)).await {
             Ok(_) => {
                 // Read it back: an instance without the feature accepts the write and drops it.

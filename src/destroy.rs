@@ -94,6 +94,7 @@ fn outcome(t: &Target, result: Result<(), crate::arm::ArmError>, start: Instant)
         },
         error: result.as_ref().err().map(Failure::from),
         skipped_because: None,
+        note: None,
         seconds: start.elapsed().as_secs_f64(),
     }
 }

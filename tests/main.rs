@@ -4,7 +4,9 @@ mod support;
 
 mod affinity;
 mod apply;
+mod apply_rules;
 mod arm_client;
+mod azure_behaviours;
 mod destroy;
 mod plan;
 mod readme;

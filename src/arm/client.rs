@@ -18,6 +18,7 @@ use super::auth::TokenSource;
 use super::endpoint::{ArmConfig, ConfigError, is_loopback};
 use super::error::{ApiError, ArmError, display_url, error_object, parse_api_error};
 use super::lro::{self, Initial, Step, Watch};
+use super::pace::{Bucket, Pacer};
 use super::request::{follow_url, resource_url, write_headers};
 use super::retry::{Decision, Idempotency, Outcome, RetryPolicy, parse_retry_after};
 use crate::env;
@@ -47,6 +48,7 @@ struct Inner {
     tokens: TokenSource,
     permits: Semaphore,
     policy: RetryPolicy,
+    pacer: Pacer,
     requests: AtomicU64,
 }
 
@@ -108,12 +110,13 @@ impl Answer {
         )))
     }
 
-    fn code(&self) -> Option<String> {
+    /// The ARM error code and message of an error answer.
+    fn code_and_message(&self) -> Option<(String, String)> {
         if self.status.as_u16() < 400 {
             return None;
         }
         let v: Value = serde_json::from_slice(&self.body).ok()?;
-        error_object(&v).map(|e| e.code)
+        error_object(&v).map(|e| (e.code, e.message))
     }
 }
 
@@ -153,6 +156,7 @@ impl ArmClient {
                 config,
                 tokens,
                 policy,
+                pacer: Pacer::default(),
                 requests: AtomicU64::new(0),
             }),
         })
@@ -300,7 +304,17 @@ impl ArmClient {
 
     /// Every item of a collection, following `nextLink` (opaque, same host only).
     pub async fn list(&self, path: &str, api_version: &str) -> Result<Vec<Value>, ArmError> {
-        let mut url = self.url(path, api_version, &[])?;
+        self.list_with_query(path, api_version, &[]).await
+    }
+
+    /// [`Self::list`] with extra query parameters (`$filter=atScope()`).
+    pub async fn list_with_query(
+        &self,
+        path: &str,
+        api_version: &str,
+        extra_query: &[(&str, &str)],
+    ) -> Result<Vec<Value>, ArmError> {
+        let mut url = self.url(path, api_version, extra_query)?;
         let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
             let answer = self
@@ -462,16 +476,24 @@ impl ArmClient {
     ) -> Result<Answer, ArmError> {
         let mut attempt: u32 = 0;
         let mut refreshed_token = false;
+        let bucket = Bucket::of(&method);
         loop {
             attempt += 1;
+            let pause = self.inner.pacer.delay(bucket, Instant::now());
+            if !pause.is_zero() {
+                tokio::time::sleep(pause.min(self.inner.config.max_retry_wait)).await;
+            }
             let result = self.attempt(&method, &url, body, if_match).await;
+            if let Ok(answer) = &result {
+                self.inner.pacer.observe(bucket, &answer.headers);
+            }
             let (outcome_wait, last) = match result {
                 Ok(answer) => {
                     let status = answer.status.as_u16();
                     if status < 400 {
                         return Ok(answer);
                     }
-                    let code = answer.code();
+                    let error = answer.code_and_message();
                     // An expired token is refreshed once, whatever the method.
                     if status == 401 && !refreshed_token {
                         refreshed_token = true;
@@ -481,7 +503,8 @@ impl ArmClient {
                     }
                     let outcome = Outcome::Status {
                         status,
-                        code: code.as_deref(),
+                        code: error.as_ref().map(|e| e.0.as_str()),
+                        message: error.as_ref().map(|e| e.1.as_str()),
                         retry_after: answer.retry_after(),
                     };
                     let decision =

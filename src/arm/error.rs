@@ -92,7 +92,7 @@ impl ArmError {
     /// A fix for the common failures, phrased for a `hint:` line.
     pub fn hint(&self) -> Option<String> {
         match self {
-            ArmError::Api(e) => hint_for(&e.code, e.status),
+            ArmError::Api(e) => hint_for(&e.code, e.status, &e.url),
             ArmError::Auth(e) => e.hint(),
             ArmError::LroTimeout { .. } => Some(
                 "the operation may still finish in Azure; re-run later, or raise GW_LRO_TIMEOUT (seconds)".into(),
@@ -105,8 +105,23 @@ impl ArmError {
     }
 }
 
-fn hint_for(code: &str, status: Option<u16>) -> Option<String> {
+fn hint_for(code: &str, status: Option<u16>, url: &str) -> Option<String> {
     let hint = match code {
+        "AuthorizationFailed" if url.contains("/Microsoft.Authorization/roleAssignments/") => {
+            "creating role assignments needs Microsoft.Authorization/roleAssignments/write, which Contributor lacks: ask for Owner, User Access Administrator or Role Based Access Control Administrator on the Foundry accounts (or their resource group), then `az login` again so the token carries it"
+        }
+        "CustomDomainInUse" => {
+            "custom subdomains are global across Azure: change the foundry's `subdomain` (or the naming suffix); if it is your own account deleted in the last 48 hours, purge it (`gw destroy --purge`)"
+        }
+        "RoleAssignmentUpdateNotPermitted" => {
+            "an assignment's principal, role and scope cannot change: delete the old assignment (gw replaces the ones it owns when the plan says so; run `gw plan`)"
+        }
+        "PessimisticConcurrencyConflict" => {
+            "APIM was still settling another write to this API; run `gw apply` again"
+        }
+        "AccountProvisioningStateInvalid" => {
+            "the Foundry account was still settling (it can bounce back to Accepted after a write); run `gw apply` again in a few minutes"
+        }
         "AuthorizationFailed" => {
             "your identity lacks a role on this scope: Contributor (and User Access Administrator or Role Based Access Control Administrator to create role assignments)"
         }
@@ -123,7 +138,7 @@ fn hint_for(code: &str, status: Option<u16>) -> Option<String> {
             "quota and model availability differ by region: check quota in the Foundry portal, or pick another region, model version or capacity"
         }
         "FlagMustBeSetForRestore" | "ServiceAlreadyExistsInSoftDeletedState" => {
-            "a soft-deleted resource with this name exists: restore it, or purge it (`gw destroy --purge`) and retry"
+            "a soft-deleted resource with this name exists: `gw plan` restores it, or purge it (`gw apply --purge-soft-deleted`, or `gw destroy --purge`) and retry"
         }
         "RequestConflict" | "AnotherOperationInProgress" | "Conflict" => {
             "another operation is running on this resource; wait for it and retry"
@@ -280,6 +295,8 @@ mod tests {
             .unwrap_or_default()
         };
         assert!(hint("AuthorizationFailed", 403).contains("role"));
+        assert!(hint("CustomDomainInUse", 409).contains("global"));
+        assert!(hint("RoleAssignmentUpdateNotPermitted", 400).contains("cannot change"));
         assert!(hint("ExpiredAuthenticationToken", 401).contains("az login"));
         assert!(hint("InsufficientQuota", 400).contains("region"));
         assert!(hint("DeploymentModelNotSupported", 400).contains("region"));
@@ -292,6 +309,22 @@ mod tests {
         assert!(hint("ResourceGroupNotFound", 404).contains("resource group"));
         assert!(hint("RequestConflict", 409).contains("another operation"));
         assert_eq!(hint("Whatever", 400), "");
+        let on_role = ArmError::Api(Box::new(parse_api_error(
+            Some(403),
+            br#"{"error":{"code":"AuthorizationFailed","message":"m"}}"#,
+            "PUT",
+            "https://m/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/a/providers/Microsoft.Authorization/roleAssignments/x",
+            None,
+        )))
+        .hint()
+        .unwrap_or_default();
+        for role in [
+            "Owner",
+            "User Access Administrator",
+            "Role Based Access Control Administrator",
+        ] {
+            assert!(on_role.contains(role), "{on_role}");
+        }
     }
 
     #[test]

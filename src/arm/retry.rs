@@ -3,8 +3,11 @@
 //! ARM's guidance: throttling (429) and transient failures (408, 5xx, dropped connections) are
 //! retried for idempotent calls (PUT and DELETE are idempotent in ARM), honouring
 //! `Retry-After`; other 4xx are the caller's mistake and retrying only delays the error.
-//! A few 4xx codes are transient in practice and retried too: 409 on a concurrent write to the
-//! same parent (`RequestConflict`) and 400 `PrincipalNotFound` while a new identity replicates.
+//! A few 4xx codes are transient in practice and retried too (`../design/azure-behaviours.md`):
+//! 409 on a concurrent write to the same parent (`RequestConflict`), APIM's per-API lock (409
+//! `PessimisticConcurrencyConflict`, or `Conflict` with "Operation on the API is in progress"),
+//! 400 `PrincipalNotFound` while a new identity replicates, and 400
+//! `AccountProvisioningStateInvalid` while a Foundry account bounces back to `Accepted`.
 
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +27,8 @@ pub enum Outcome<'a> {
     Status {
         status: u16,
         code: Option<&'a str>,
+        /// The error message: APIM's lock is recognised by it when the code is `Conflict`.
+        message: Option<&'a str>,
         retry_after: Option<Duration>,
     },
     /// No HTTP answer: connection refused or dropped, timeout.
@@ -73,9 +78,10 @@ impl RetryPolicy {
             Outcome::Status {
                 status,
                 code,
+                message,
                 retry_after,
             } => {
-                if !is_transient(status, code) {
+                if !is_transient(status, code, message) {
                     return Decision::GiveUp;
                 }
                 retry_after
@@ -98,13 +104,33 @@ impl RetryPolicy {
 }
 
 /// Statuses (and codes) that a later identical request can succeed with.
-pub fn is_transient(status: u16, code: Option<&str>) -> bool {
+pub fn is_transient(status: u16, code: Option<&str>, message: Option<&str>) -> bool {
     match status {
         408 | 429 | 500 | 502 | 503 | 504 => true,
-        409 => matches!(code, Some("RequestConflict" | "AnotherOperationInProgress")),
-        400 => matches!(code, Some("PrincipalNotFound")),
+        409 => {
+            matches!(
+                code,
+                Some(
+                    "RequestConflict"
+                        | "AnotherOperationInProgress"
+                        | "PessimisticConcurrencyConflict"
+                )
+            ) || is_api_lock(code, message)
+        }
+        400 => matches!(
+            code,
+            Some("PrincipalNotFound" | "AccountProvisioningStateInvalid")
+        ),
         _ => false,
     }
+}
+
+/// APIM's per-API lock under its other spelling: code `Conflict` with this message (apiops
+/// retries exactly this pair; a plain `Conflict` is otherwise a real conflict).
+pub fn is_api_lock(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("PessimisticConcurrencyConflict")
+        || (code == Some("Conflict")
+            && message.is_some_and(|m| m.contains("Operation on the API is in progress")))
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP-date (a date in the past means now).
@@ -129,6 +155,7 @@ mod tests {
         Outcome::Status {
             status,
             code,
+            message: None,
             retry_after: retry_after.map(Duration::from_secs),
         }
     }
@@ -174,7 +201,11 @@ mod tests {
     #[test]
     fn conflict_is_retried_only_for_concurrent_write_codes() {
         let p = policy();
-        for code in ["RequestConflict", "AnotherOperationInProgress"] {
+        for code in [
+            "RequestConflict",
+            "AnotherOperationInProgress",
+            "PessimisticConcurrencyConflict",
+        ] {
             assert!(matches!(
                 p.decide(Idempotency::Safe, status(409, Some(code), None), 1, 0.5),
                 Decision::RetryAfter(_)
@@ -193,6 +224,44 @@ mod tests {
             p.decide(
                 Idempotency::Safe,
                 status(400, Some("PrincipalNotFound"), None),
+                1,
+                0.5
+            ),
+            Decision::RetryAfter(_)
+        ));
+    }
+
+    #[test]
+    fn apim_lock_is_retried_under_both_spellings_and_nothing_else() {
+        let p = policy();
+        let conflict = |message| Outcome::Status {
+            status: 409,
+            code: Some("Conflict"),
+            message: Some(message),
+            retry_after: None,
+        };
+        assert!(matches!(
+            p.decide(
+                Idempotency::Safe,
+                conflict("Operation on the API is in progress"),
+                1,
+                0.5
+            ),
+            Decision::RetryAfter(_)
+        ));
+        assert_eq!(
+            p.decide(
+                Idempotency::Safe,
+                conflict("Link already exists between specified Product and Api."),
+                1,
+                0.5
+            ),
+            Decision::GiveUp
+        );
+        assert!(matches!(
+            p.decide(
+                Idempotency::Safe,
+                status(400, Some("AccountProvisioningStateInvalid"), None),
                 1,
                 0.5
             ),

@@ -149,6 +149,9 @@ fn fail(e: &AffinityError) -> ExitCode {
             eprintln!("hint: something else is editing the pool; try again when it is done")
         }
         AffinityError::NotAPool(_) => {}
+        AffinityError::NoEtag(_) => eprintln!(
+            "hint: APIM normally sends an ETag with every entity; try again, and if it persists, make the change in the portal"
+        ),
     }
     ExitCode::FAILURE
 }

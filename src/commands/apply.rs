@@ -79,6 +79,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         let opts = apply::Options {
             principal_wait: std::time::Duration::from_secs(crate::env::var(crate::env::GW_PRINCIPAL_WAIT).and_then(|v| v.parse().ok()).unwrap_or(300)),
             max_retry_wait: client.config().max_retry_wait,
+            settle_wait: std::time::Duration::from_secs(600),
         };
         let applied = apply::apply(&client, &graph, &plan, live, reporter.as_ref(), &opts).await;
         let out = if applied.ok() { outputs(&client, &graph, &applied.live, a.show_secrets).await } else { Value::Null };

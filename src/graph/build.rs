@@ -147,6 +147,7 @@ impl Builder {
             name,
             body,
             depends_on,
+            written_by: None,
         });
     }
 }
@@ -333,25 +334,32 @@ pub fn build(model: &Model) -> Graph {
         );
     }
 
-    // APIs, their operations and policies.
+    // APIs, their operations and policies. The operations travel inside the API's write as an
+    // OpenAPI document (as the labs import them): APIM locks an API while any write to it is
+    // settling (409 PessimisticConcurrencyConflict), so one write for the API and its
+    // operations, then the policy, is the shortest conflict-free chain.
     for api in &model.apis {
         let addr = format!("apis.{}", api.name);
         let id = format!("{apim_id}/apis/{}", api.name);
+        let description = format!("{OWNER_DESCRIPTION}: {} API", api.api_type.as_str());
+        let ops = operations_for(&api.api_type);
         b.add(
             addr.clone(),
             Kind::Api,
             id.clone(),
             json!({ "properties": {
                 "displayName": api.name,
-                "description": format!("{OWNER_DESCRIPTION}: {} API", api.api_type.as_str()),
+                "description": description,
                 "path": apim_path(api),
                 "protocols": ["https"],
                 "subscriptionRequired": api.subscription_required,
                 "subscriptionKeyParameterNames": { "header": "api-key", "query": "api-key" },
+                "format": "openapi+json",
+                "value": openapi_document(&api.name, &description, ops).to_string(),
             }}),
             vec!["apim".into()],
         );
-        for op in operations_for(&api.api_type) {
+        for op in ops {
             let params: Vec<Value> = template_params(op.url)
                 .map(|p| json!({ "name": p, "type": "string", "required": true }))
                 .collect();
@@ -362,6 +370,9 @@ pub fn build(model: &Model) -> Graph {
                 json!({ "properties": { "displayName": op.display, "method": op.method, "urlTemplate": op.url, "templateParameters": params } }),
                 vec![addr.clone()],
             );
+            if let Some(last) = b.out.last_mut() {
+                last.written_by = Some(addr.clone());
+            }
         }
         let xml = crate::render::policy::render(model, api);
         let mut deps = vec![addr.clone()];
@@ -402,6 +413,29 @@ pub fn target_address(t: &crate::model::Target) -> String {
         crate::model::Target::Foundry(f) => format!("backends.{f}"),
         crate::model::Target::Pool(p) => format!("pools.{p}"),
     }
+}
+
+/// The OpenAPI 3 document an API imports: one path item per operation, named by
+/// `operationId` (APIM names the operation after it), with its path parameters.
+pub fn openapi_document(title: &str, description: &str, ops: &[Operation]) -> Value {
+    let mut paths = Map::new();
+    for op in ops {
+        let parameters: Vec<Value> = template_params(op.url)
+            .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let item = paths.entry(op.url.to_string()).or_insert_with(|| json!({}));
+        item[op.method.to_ascii_lowercase()] = json!({
+            "operationId": op.name,
+            "summary": op.display,
+            "parameters": parameters,
+            "responses": { "200": { "description": "OK" } },
+        });
+    }
+    json!({
+        "openapi": "3.0.1",
+        "info": { "title": title, "description": description, "version": "1.0" },
+        "paths": paths,
+    })
 }
 
 fn template_params(url: &str) -> impl Iterator<Item = &str> {

@@ -67,6 +67,15 @@ impl Kind {
         }
     }
 
+    /// Fields a write sends that no read returns: never compared. An API's OpenAPI import
+    /// (`format`, `value`) is compared through the operations it creates.
+    pub fn write_only_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Api => &["properties.format", "properties.value"],
+            _ => &[],
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Kind::ResourceGroup => "resource group",

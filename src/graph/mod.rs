@@ -36,6 +36,9 @@ pub struct Resource {
     pub body: Value,
     /// Addresses this resource needs to exist first.
     pub depends_on: Vec<String>,
+    /// The resource whose write creates this one (an API's operations come with the API's
+    /// OpenAPI import): plan compares it like any other, apply never writes it itself.
+    pub written_by: Option<String>,
 }
 
 impl Resource {
@@ -71,6 +74,12 @@ impl Graph {
         } else {
             azure_name
         }
+    }
+
+    /// The resources a deployment writes itself: not those another resource's write
+    /// creates (an API's operations, imported with it).
+    pub fn written(&self) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(|r| r.written_by.is_none())
     }
 
     pub fn index_of(&self, address: &str) -> Option<usize> {

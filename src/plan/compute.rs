@@ -30,6 +30,10 @@ pub struct LiveState {
     /// Soft-deleted accounts and APIM services by lower-cased name: (deleted id, location).
     pub soft_deleted: BTreeMap<String, (String, String)>,
     pub orphans: Vec<Orphan>,
+    /// Role assignments gw wants that already exist under another name (granted by the labs'
+    /// Bicep or a person): lower-cased desired id -> the existing assignment's id. Azure
+    /// refuses a second assignment of the same principal, role and scope, so gw adopts it.
+    pub adopted: BTreeMap<String, String>,
 }
 
 impl LiveState {
@@ -39,6 +43,23 @@ impl LiveState {
     pub fn insert(&mut self, r: LiveResource) {
         self.resources.insert(r.id.to_lowercase(), r);
     }
+    /// The existing assignment that stands in for the desired one `id`, if adopted.
+    pub fn adopted(&self, id: &str) -> Option<&str> {
+        self.adopted.get(&id.to_lowercase()).map(String::as_str)
+    }
+}
+
+/// `provisioningState` values after which a resource exists but does not work. Azure leaves
+/// a resource in them when its operation fails; a re-run that sees no diff would otherwise
+/// call it converged.
+pub fn failed_state(live: &Value) -> Option<&str> {
+    live.pointer("/properties/provisioningState")
+        .and_then(Value::as_str)
+        .filter(|s| {
+            ["Failed", "Canceled", "Cancelled"]
+                .iter()
+                .any(|f| s.eq_ignore_ascii_case(f))
+        })
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -88,6 +109,112 @@ pub fn resolve_refs(graph: &Graph, live: &LiveState, body: &Value) -> Value {
     })
 }
 
+/// Whether a live assignment grants what `desired` asks: same principal and role.
+pub fn same_grant(live: &Value, desired: &Value) -> bool {
+    let field = |v: &Value, k: &str| {
+        v.pointer(&format!("/properties/{k}"))
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    };
+    let role = |v: &Value| {
+        field(v, "roleDefinitionId").map(|r| r.rsplit('/').next().unwrap_or_default().to_string())
+    };
+    field(live, "principalId").is_some()
+        && field(live, "principalId") == field(desired, "principalId")
+        && role(live) == role(desired)
+}
+
+/// A live resource against its desired body: no-op, update, repair or replacement.
+fn compare(graph: &Graph, r: &Resource, desired: &Value, l: &LiveResource) -> Change {
+    let mut desired = desired.clone();
+    for path in r.kind.write_only_fields() {
+        if let Some(props) = desired.get_mut("properties").and_then(Value::as_object_mut) {
+            props.remove(path.trim_start_matches("properties."));
+        }
+    }
+    let d = diff_owning(&desired, &l.body, r.kind.owned_optional_fields());
+    let mut c = change(
+        r,
+        if d.is_empty() {
+            Action::NoOp
+        } else {
+            Action::Update
+        },
+    );
+    c.diff = d;
+    if let Some(state) = failed_state(&l.body) {
+        // A Failed model deployment cannot be written over: Azure answers 400 "please delete
+        // it before creating a new one". Accounts and the APIM service are written again.
+        if r.kind == Kind::Deployment {
+            c.action = Action::Replace;
+            c.reason = Some(format!(
+                "repair: provisioningState {state}; a {state} model deployment can only be deleted and created again"
+            ));
+        } else {
+            c.action = Action::Update;
+            c.reason = Some(format!("repair: provisioningState {state}"));
+        }
+    }
+    if r.kind == Kind::RoleAssignment
+        && let Some(why) = principal_change(graph, r, &desired, &l.body)
+    {
+        // Azure refuses to change an assignment's principal (400
+        // RoleAssignmentUpdateNotPermitted): the old one goes, the new one comes.
+        c.action = Action::Replace;
+        c.reason = Some(why);
+    }
+    c
+}
+
+/// Why a live role assignment no longer grants what the spec wants, if it does not: the APIM
+/// service was re-created (a new identity), or will be in this run.
+fn principal_change(graph: &Graph, r: &Resource, desired: &Value, live: &Value) -> Option<String> {
+    let want = desired.pointer("/properties/principalId");
+    let have = live
+        .pointer("/properties/principalId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match want {
+        Some(Value::String(w)) if w.eq_ignore_ascii_case(have) => None,
+        Some(Value::String(w)) => Some(format!(
+            "the APIM service's identity is now {w}; this assignment grants {have}, and Azure does not let a principal change in place"
+        )),
+        // Known after apply: the service (and so its identity) is to be created.
+        _ => {
+            let of = r
+                .depends_on
+                .iter()
+                .find(|d| graph.get(d).is_some_and(|x| x.kind == Kind::Apim))?;
+            Some(format!(
+                "{of} will be created with a new identity; this assignment grants {have}"
+            ))
+        }
+    }
+}
+
+/// An API's operations are written by the API's OpenAPI import: when one must be created or
+/// changed, the API is written again (and takes its operations with it).
+fn reimport_changed_operations(graph: &Graph, out: &mut [Change]) {
+    let writers: Vec<String> = out
+        .iter()
+        .filter(|c| c.action.writes())
+        .filter_map(|c| graph.get(&c.address)?.written_by.clone())
+        .collect();
+    for c in out.iter_mut() {
+        if c.action == Action::NoOp && writers.contains(&c.address) {
+            c.action = Action::Update;
+            c.reason = Some("its operations differ: the API imports them again".into());
+        }
+    }
+    for c in out.iter_mut() {
+        if let Some(by) = graph.get(&c.address).and_then(|r| r.written_by.as_ref())
+            && c.action.writes()
+        {
+            c.reason = Some(format!("written by {by}'s OpenAPI import"));
+        }
+    }
+}
+
 fn change(r: &Resource, action: Action) -> Change {
     Change {
         address: r.address.clone(),
@@ -106,6 +233,13 @@ pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
     for r in &graph.resources {
         let desired = desired_body(graph, live, r);
         match live.get(&r.id) {
+            None if live.adopted(&r.id).is_some() => {
+                let mut c = change(r, Action::NoOp);
+                c.reason = live
+                    .adopted(&r.id)
+                    .map(|id| format!("granted already, as {id} (adopted)"));
+                out.push(c);
+            }
             None => {
                 let mut c = change(r, Action::Create);
                 c.diff = creation_fields(&desired);
@@ -125,21 +259,10 @@ pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
                 }
                 out.push(c);
             }
-            Some(l) => {
-                let d = diff_owning(&desired, &l.body, r.kind.owned_optional_fields());
-                let mut c = change(
-                    r,
-                    if d.is_empty() {
-                        Action::NoOp
-                    } else {
-                        Action::Update
-                    },
-                );
-                c.diff = d;
-                out.push(c);
-            }
+            Some(l) => out.push(compare(graph, r, &desired, l)),
         }
     }
+    reimport_changed_operations(graph, &mut out);
     // Deletes in reverse dependency order: children before parents, pools before backends.
     let mut orphans = live.orphans.clone();
     orphans.sort_by_key(|o| (std::cmp::Reverse(delete_rank(o.kind)), o.address.clone()));
@@ -260,6 +383,15 @@ mod tests {
             });
         }
         live
+    }
+
+    #[test]
+    fn a_grant_is_the_same_principal_and_role_whatever_the_subscription_spelling() {
+        let desired = json!({"properties": {"principalId": "P", "roleDefinitionId": "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/R"}});
+        let live = json!({"properties": {"principalId": "p", "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/r"}});
+        assert!(same_grant(&live, &desired));
+        let other = json!({"properties": {"principalId": "q", "roleDefinitionId": "/x/r"}});
+        assert!(!same_grant(&other, &desired));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! where one read covers many resources: the resource group, the accounts (one list) and the
 //! APIM service first; then each existing parent's children (one list per account for its
 //! deployments, one list each for backends, APIs and subscriptions, one read per policy and
-//! per operations list), role assignments, and the soft-deleted records when a name is free.
+//! per operations list), the role assignments at each account (one list per account, which also
+//! finds a grant that exists under another name), and the soft-deleted records when a name is
+//! free.
 
 use super::compute::{LiveResource, LiveState, Orphan};
 use super::types::{ReadStamp, body_digest};
@@ -24,6 +26,7 @@ enum Read<'a> {
         path: String,
         api: &'static str,
         kind: ListOf,
+        query: &'static [(&'static str, &'static str)],
     },
 }
 
@@ -35,6 +38,7 @@ enum ListOf {
     Apis,
     Operations,
     Subscriptions,
+    RoleAssignments,
     DeletedAccounts,
     DeletedServices,
 }
@@ -68,7 +72,9 @@ async fn run(client: &ArmClient, read: &Read<'_>, p: &Progress<'_>) -> Result<An
         Read::Get { r, query } => {
             Answer::One(client.get_with_query(&r.id, r.api_version(), query).await?)
         }
-        Read::List { path, api, .. } => match client.list(path, api).await {
+        Read::List {
+            path, api, query, ..
+        } => match client.list_with_query(path, api, query).await {
             Ok(v) => Answer::Many(v),
             // The parent is gone: nothing under it.
             Err(e) if e.status() == Some(404) => Answer::Many(Vec::new()),
@@ -127,6 +133,7 @@ pub async fn read(
             path: format!("{}/providers/Microsoft.CognitiveServices/accounts", rg.id),
             api: Kind::Account.api_version(),
             kind: ListOf::Accounts,
+            query: &[],
         },
         Read::Get {
             r: apim,
@@ -145,16 +152,15 @@ pub async fn read(
             path: format!("{}/deployments", a.id),
             api: Kind::Deployment.api_version(),
             kind: ListOf::Deployments,
+            query: &[],
         });
-    }
-    for ra in by_kind(Kind::RoleAssignment) {
-        let scope_exists = ra
-            .depends_on
-            .iter()
-            .filter_map(|d| graph.get(d))
-            .all(|d| live.get(&d.id).is_some());
-        if scope_exists {
-            round2.push(Read::Get { r: ra, query: &[] });
+        if by_kind(Kind::RoleAssignment).any(|ra| ra.id.starts_with(&format!("{}/", a.id))) {
+            round2.push(Read::List {
+                path: format!("{}/providers/Microsoft.Authorization/roleAssignments", a.id),
+                api: Kind::RoleAssignment.api_version(),
+                kind: ListOf::RoleAssignments,
+                query: &[("$filter", "atScope()")],
+            });
         }
     }
     if live.get(&apim.id).is_some() {
@@ -162,22 +168,26 @@ pub async fn read(
             path: format!("{}/backends", apim.id),
             api: Kind::Backend.api_version(),
             kind: ListOf::Backends,
+            query: &[],
         });
         round2.push(Read::List {
             path: format!("{}/apis", apim.id),
             api: Kind::Api.api_version(),
             kind: ListOf::Apis,
+            query: &[],
         });
         round2.push(Read::List {
             path: format!("{}/subscriptions", apim.id),
             api: Kind::Subscription.api_version(),
             kind: ListOf::Subscriptions,
+            query: &[],
         });
         for api in by_kind(Kind::Api) {
             round2.push(Read::List {
                 path: format!("{}/operations", api.id),
                 api: Kind::Operation.api_version(),
                 kind: ListOf::Operations,
+                query: &[],
             });
         }
         for pol in by_kind(Kind::Policy) {
@@ -196,6 +206,7 @@ pub async fn read(
             ),
             api: Kind::Account.api_version(),
             kind: ListOf::DeletedAccounts,
+            query: &[],
         });
     }
     if live.get(&apim.id).is_none() {
@@ -203,24 +214,29 @@ pub async fn read(
             path: format!("/subscriptions/{sub}/providers/Microsoft.ApiManagement/deletedservices"),
             api: Kind::Apim.api_version(),
             kind: ListOf::DeletedServices,
+            query: &[],
         });
     }
     p.add(round2.len());
     let answers = join_all(round2.iter().map(|r| run(client, r, &p))).await;
-    absorb(&mut live, &round2, answers, &in_graph, graph)?;
+    let others = absorb(&mut live, &round2, answers, &in_graph, graph)?;
+    adopt_existing_grants(graph, &mut live, &others);
     reporter.event(Event::ReadFinished {
         total: p.total.load(Ordering::SeqCst),
     });
     Ok(live)
 }
 
+/// Takes the answers into the live state; returns the role assignments listed that are not
+/// gw's by name (candidates for adoption).
 fn absorb(
     live: &mut LiveState,
     reads: &[Read],
     answers: Vec<Result<Answer, ArmError>>,
     in_graph: &BTreeSet<String>,
     graph: &Graph,
-) -> Result<(), ArmError> {
+) -> Result<Vec<Value>, ArmError> {
+    let mut others = Vec::new();
     for (read, answer) in reads.iter().zip(answers) {
         match (read, answer?) {
             (Read::Get { r, .. }, Answer::One(Some(l))) => live.insert(LiveResource {
@@ -229,6 +245,26 @@ fn absorb(
                 etag: l.etag,
             }),
             (Read::Get { .. }, Answer::One(None)) => {}
+            (
+                Read::List {
+                    kind: ListOf::RoleAssignments,
+                    ..
+                },
+                Answer::Many(items),
+            ) => {
+                for item in items {
+                    match id_of(&item) {
+                        Some(id) if in_graph.contains(&id.to_lowercase()) => {
+                            live.insert(LiveResource {
+                                id,
+                                body: item,
+                                etag: None,
+                            })
+                        }
+                        _ => others.push(item),
+                    }
+                }
+            }
             (Read::List { kind, path, .. }, Answer::Many(items)) => {
                 for item in items {
                     take_listed(live, *kind, path, item, in_graph, graph);
@@ -237,7 +273,39 @@ fn absorb(
             _ => {}
         }
     }
-    Ok(())
+    Ok(others)
+}
+
+/// A role assignment gw wants whose grant (this principal, this role, this scope) exists under
+/// another name: Azure refuses a second one (409 RoleAssignmentExists), so gw counts that one
+/// as in place.
+fn adopt_existing_grants(graph: &Graph, live: &mut LiveState, others: &[Value]) {
+    for ra in graph
+        .resources
+        .iter()
+        .filter(|r| r.kind == Kind::RoleAssignment)
+    {
+        if live.get(&ra.id).is_some() {
+            continue;
+        }
+        let desired = super::compute::resolve_refs(graph, live, &ra.body);
+        let scope = ra
+            .id
+            .split("/providers/Microsoft.Authorization/")
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        let found = others.iter().find(|a| {
+            let at_scope = a
+                .pointer("/properties/scope")
+                .and_then(Value::as_str)
+                .is_none_or(|s| s.eq_ignore_ascii_case(&scope));
+            at_scope && super::compute::same_grant(a, &desired)
+        });
+        if let Some(id) = found.and_then(id_of) {
+            live.adopted.insert(ra.id.to_lowercase(), id);
+        }
+    }
 }
 
 fn take_listed(

@@ -10,6 +10,9 @@ pub enum Action {
     Create,
     Update,
     Delete,
+    /// Delete, then create under the same name: what Azure allows for a Failed model
+    /// deployment and for a role assignment whose principal changed.
+    Replace,
     NoOp,
 }
 
@@ -19,8 +22,14 @@ impl Action {
             Action::Create => "+",
             Action::Update => "~",
             Action::Delete => "-",
+            Action::Replace => "-/+",
             Action::NoOp => " ",
         }
+    }
+
+    /// Whether apply writes the resource (PUT or PATCH, possibly after a DELETE).
+    pub fn writes(self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Replace)
     }
 }
 
@@ -65,6 +74,8 @@ pub struct Summary {
     pub create: usize,
     pub update: usize,
     pub delete: usize,
+    #[serde(default)]
+    pub replace: usize,
     pub no_op: usize,
 }
 
@@ -102,6 +113,7 @@ impl Plan {
                 Action::Create => s.create += 1,
                 Action::Update => s.update += 1,
                 Action::Delete => s.delete += 1,
+                Action::Replace => s.replace += 1,
                 Action::NoOp => s.no_op += 1,
             }
         }

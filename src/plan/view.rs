@@ -1,5 +1,5 @@
 //! The plan for people: one line per resource that changes (`+` create, `~` update with its
-//! fields, `-` delete), then Terraform's summary line.
+//! fields, `-` delete, `-/+` replace), then Terraform's summary line.
 
 use super::diff::policy_line_diff;
 use super::types::*;
@@ -20,6 +20,7 @@ fn paint(style: &Style, action: Action, text: &str) -> String {
         Action::Create => "32",
         Action::Update => "33",
         Action::Delete => "31",
+        Action::Replace => "35",
         Action::NoOp => "2",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
@@ -30,6 +31,8 @@ fn short(v: &Option<Value>) -> String {
     match v {
         None => "(absent)".into(),
         Some(Value::String(s)) if s.contains('\n') => format!("({} lines)", s.lines().count()),
+        // A document on one line (an API's OpenAPI import): its size, not its text.
+        Some(Value::String(s)) if s.len() > 160 => format!("({} characters)", s.len()),
         Some(v) => v.to_string(),
     }
 }
@@ -111,9 +114,14 @@ pub fn render(plan: &Plan, style: &Style) -> String {
         return out;
     }
     let s = &plan.summary;
+    let replace = if s.replace > 0 {
+        format!("{} to replace, ", s.replace)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "\nPlan: {} to add, {} to change, {} to destroy, {} unchanged.",
+        "\nPlan: {} to add, {} to change, {replace}{} to destroy, {} unchanged.",
         s.create, s.update, s.delete, s.no_op
     );
     out

@@ -87,11 +87,7 @@ fn with_refs(graph: &Graph, body: &Value) -> Value {
 
 pub fn render(graph: &Graph, header: &str) -> Value {
     let mut resources = Vec::new();
-    for r in graph
-        .resources
-        .iter()
-        .filter(|r| r.kind != Kind::ResourceGroup)
-    {
+    for r in graph.written().filter(|r| r.kind != Kind::ResourceGroup) {
         let mut o = Map::new();
         o.insert("type".into(), json!(r.arm_type()));
         o.insert("apiVersion".into(), json!(r.api_version()));

@@ -113,11 +113,7 @@ fn parent_address(graph: &Graph, r: &Resource) -> Option<String> {
 pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
     let rg = graph.get("resource_group");
     let mut resources = Vec::new();
-    for r in graph
-        .resources
-        .iter()
-        .filter(|r| r.kind != Kind::ResourceGroup)
-    {
+    for r in graph.written().filter(|r| r.kind != Kind::ResourceGroup) {
         let (parent, scope) = if r.kind == Kind::RoleAssignment {
             (
                 None,

@@ -32,7 +32,7 @@ pub fn placeholder(graph: &Graph, r: &Ref) -> Value {
 
 pub fn jsonl(graph: &Graph) -> String {
     let mut out = String::new();
-    for r in &graph.resources {
+    for r in graph.written() {
         let body = refs::resolve(&r.body, &|x| Some(placeholder(graph, x)));
         let line = json!({
             "name": r.address,
