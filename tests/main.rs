@@ -6,6 +6,7 @@ mod affinity;
 mod apply;
 mod arm_client;
 mod destroy;
+mod emulator;
 mod plan;
 mod readme;
 mod render;
