@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::apim_lock::{ApiLocks, api_of};
+use super::apim_lock::ApiLocks;
 use super::ids::{self, Target};
-use super::lifecycle::{self, delete_in_progress};
+use super::lifecycle::delete_in_progress;
+use super::ops::{Op, OpStart};
 use super::rules::{self, ApimLroHeader, Lro};
 use super::{import, rbac};
-use crate::support::fake_az::FAKE_TENANT;
 
 /// Knobs a test can turn, also while the emulator runs.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ impl Reply {
         Self::json(status, json!({"error": {"code": code, "message": message}}))
     }
 
-    fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(super) fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
     }
@@ -99,34 +99,7 @@ pub(super) struct Deleted {
     id: String,
     pub(super) original_key: String,
     pub(super) ty: String,
-    entries: Vec<(String, Stored)>,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Op {
-    remaining: u32,
-    error: Option<Value>,
-    /// The written resource (lower-cased id), for PUTs.
-    resource: Option<String>,
-    /// The account whose deployments are locked while this runs.
-    lock: Option<String>,
-    pub(super) done: bool,
-    /// The lower-cased type and path written, and whether it is a DELETE.
-    pub(super) ty: String,
-    pub(super) path: String,
-    pub(super) delete: bool,
-    /// The APIM API (see `apim_lock`) this operation holds.
-    api: Option<String>,
-}
-
-/// How an operation is started: what it writes and how it is polled.
-struct OpStart<'a> {
-    path: &'a str,
-    ty: &'a str,
-    resource: Option<String>,
-    lock: Option<String>,
-    location: bool,
-    delete: bool,
+    pub(super) entries: Vec<(String, Stored)>,
 }
 
 pub struct State {
@@ -136,12 +109,12 @@ pub struct State {
     pub(super) deleted: BTreeMap<String, Deleted>,
     pub(super) ops: HashMap<String, Op>,
     /// Path substring -> error the next matching operation ends with.
-    lro_failures: Vec<(String, Value)>,
-    next_op: u64,
+    pub(super) lro_failures: Vec<(String, Value)>,
+    pub(super) next_op: u64,
     next_etag: u64,
     pub(super) api_locks: ApiLocks,
     /// Long-running PUTs counted by `lro_failure_every`.
-    failure_count: u32,
+    pub(super) failure_count: u32,
     /// Failed accounts healing: GETs seen since the failure.
     pub(super) heal_reads: HashMap<String, u32>,
     /// Accounts reading `Accepted`: GETs still to answer so.
@@ -435,120 +408,6 @@ impl State {
             .header("Retry-After", self.settings.retry_after.to_string())
     }
 
-    /// Why Azure refuses this PUT before writing anything, if it does.
-    fn put_refusal(
-        &mut self,
-        req: &Req<'_>,
-        ty: &str,
-        desired: &Value,
-        creating: bool,
-    ) -> Option<Reply> {
-        if let Some(reply) = self.lifecycle_refusal(ty, req.path) {
-            return Some(reply);
-        }
-        if let Some(reply) = self.deployment_conflict(ty, req.path) {
-            return Some(reply);
-        }
-        if ty == rules::ROLE_ASSIGNMENTS {
-            if let Some(reply) = self.role_assignment_refusal(req.path, desired) {
-                return Some(reply);
-            }
-            if self.settings.principal_not_found > 0 {
-                self.settings.principal_not_found -= 1;
-                let principal = desired
-                    .pointer("/properties/principalId")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .replace('-', "");
-                return Some(Reply::error(
-                    400,
-                    "PrincipalNotFound",
-                    &format!(
-                        "Principal {principal} does not exist in the directory {FAKE_TENANT}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype"
-                    ),
-                ));
-            }
-        }
-        if ty == rules::ACCOUNTS
-            && let Some(reply) = self.custom_domain_refusal(req.path, desired)
-        {
-            return Some(reply);
-        }
-        let restore = desired.pointer("/properties/restore") == Some(&json!(true));
-        if rules::soft_deleted(ty)
-            && creating
-            && !restore
-            && let Some(deleted_key) = self.deleted_namesake(ty, req.path)
-        {
-            let original = self
-                .deleted
-                .get(&deleted_key)
-                .and_then(|d| d.entries.iter().find(|(k, _)| *k == d.original_key))
-                .map_or_else(|| req.path.to_string(), |(_, s)| s.id.clone());
-            let (code, message) = rules::soft_delete_conflict(ty, &original);
-            return Some(Reply::error(409, code, &message));
-        }
-        None
-    }
-
-    /// 409 CustomDomainInUse: the subdomain is held elsewhere in Azure, by another live
-    /// account, or by a soft-deleted account of another name (subdomains are global).
-    fn custom_domain_refusal(&self, path: &str, desired: &Value) -> Option<Reply> {
-        let wanted = desired
-            .pointer("/properties/customSubDomainName")
-            .and_then(Value::as_str)?
-            .to_ascii_lowercase();
-        let own = path.to_ascii_lowercase();
-        let subdomain_of = |s: &Stored| {
-            s.body
-                .pointer("/properties/customSubDomainName")
-                .and_then(Value::as_str)
-                .map(str::to_ascii_lowercase)
-        };
-        let live = self
-            .resources
-            .iter()
-            .filter(|(k, s)| s.ty == rules::ACCOUNTS && **k != own)
-            .any(|(_, s)| subdomain_of(s).as_deref() == Some(wanted.as_str()));
-        let soft = self
-            .deleted
-            .values()
-            .filter(|d| {
-                d.ty == rules::ACCOUNTS
-                    && !ids::name(&d.original_key).eq_ignore_ascii_case(ids::name(path))
-            })
-            .flat_map(|d| d.entries.iter().filter(move |(k, _)| *k == d.original_key))
-            .any(|(_, s)| subdomain_of(s).as_deref() == Some(wanted.as_str()));
-        let taken = self.taken_subdomains.contains(&wanted);
-        (live || soft || taken).then(|| {
-            Reply::error(
-                409,
-                "CustomDomainInUse",
-                &format!(
-                    "Please pick a different name. The subdomain name '{wanted}' is not available as it's already used by a resource. If the resource using the name was deleted in the last 48 hours, you may need to purge the deleted resource. Learn more at \"https://go.microsoft.com/fwlink/?linkid=2215493\""
-                ),
-            )
-        })
-    }
-
-    /// An import replaces the API's operations with the document's.
-    fn replace_operations(&mut self, api_path: &str, ops: Vec<import::Imported>) {
-        let prefix = format!("{}/operations/", api_path.to_ascii_lowercase());
-        self.resources.retain(|k, _| !k.starts_with(&prefix));
-        for op in ops {
-            let id = format!("{api_path}/operations/{}", op.name);
-            let body = rules::decorate(
-                rules::OPERATIONS,
-                "Microsoft.ApiManagement/service/apis/operations",
-                &id,
-                &json!({"properties": op.properties}),
-                "Succeeded",
-                0,
-            );
-            self.store(&id, rules::OPERATIONS, body);
-        }
-    }
-
     fn patch(&mut self, req: &Req<'_>, ty: &str, type_name: &str) -> Reply {
         let patch = match object_body(req) {
             Ok(b) => b,
@@ -702,7 +561,7 @@ impl State {
         }
     }
 
-    fn store(&mut self, id: &str, ty: &str, mut body: Value) -> Stored {
+    pub(super) fn store(&mut self, id: &str, ty: &str, mut body: Value) -> Stored {
         let etag = rules::has_etag(ty).then(|| self.etag());
         if let (Some(e), Some(obj), true) = (&etag, body.as_object_mut(), rules::etag_in_body(ty)) {
             obj.insert("etag".into(), json!(e));
@@ -723,13 +582,13 @@ impl State {
         format!("\"{:08x}\"", self.next_etag)
     }
 
-    fn check_parent(&self, path: &str) -> Option<Reply> {
+    pub(super) fn check_parent(&self, path: &str) -> Option<Reply> {
         let parent = ids::parent(path)?;
         (!self.resources.contains_key(&parent.to_ascii_lowercase()))
             .then(|| parent_missing(&parent))
     }
 
-    fn deployment_conflict(&self, ty: &str, path: &str) -> Option<Reply> {
+    pub(super) fn deployment_conflict(&self, ty: &str, path: &str) -> Option<Reply> {
         if ty != rules::DEPLOYMENTS {
             return None;
         }
@@ -746,7 +605,7 @@ impl State {
             })
     }
 
-    fn deleted_namesake(&self, ty: &str, path: &str) -> Option<String> {
+    pub(super) fn deleted_namesake(&self, ty: &str, path: &str) -> Option<String> {
         let name = ids::name(path).to_ascii_lowercase();
         let sub = ids::subscription(path).to_ascii_lowercase();
         let rg = ids::resource_group(path).map(str::to_ascii_lowercase);
@@ -760,143 +619,6 @@ impl State {
                         || ids::resource_group(&d.original_key).map(str::to_string) == rg)
             })
             .map(|(k, _)| k.clone())
-    }
-
-    fn start_op(&mut self, start: OpStart<'_>) -> String {
-        self.next_op += 1;
-        let opid = format!("op-{:04}", self.next_op);
-        let lower = start.path.to_ascii_lowercase();
-        let mut error = self
-            .lro_failures
-            .iter()
-            .position(|(needle, _)| lower.contains(needle))
-            .map(|i| self.lro_failures.remove(i).1);
-        if !start.delete
-            && lifecycle::counts_for_failure(start.ty)
-            && let Some(n) = self.settings.lro_failure_every.filter(|n| *n > 0)
-        {
-            self.failure_count += 1;
-            if self.failure_count.is_multiple_of(n) && error.is_none() {
-                error = Some(lifecycle::lro_failure(start.ty));
-            }
-        }
-        let api = api_of(start.path);
-        if let Some(api) = &api {
-            self.api_locks.started(api);
-        }
-        self.ops.insert(
-            opid.clone(),
-            Op {
-                remaining: self.settings.lro_polls,
-                error,
-                resource: start.resource,
-                lock: start.lock,
-                done: false,
-                ty: start.ty.to_string(),
-                path: lower,
-                delete: start.delete,
-                api,
-            },
-        );
-        let kind = if start.location {
-            "operationResults"
-        } else {
-            "operationStatuses"
-        };
-        format!(
-            "{}/subscriptions/{}/providers/Microsoft.Emulator/{kind}/{opid}?api-version=2025-01-01",
-            self.base_url,
-            ids::subscription(start.path)
-        )
-    }
-
-    fn pending_op_for(&self, key: &str) -> Option<String> {
-        self.ops
-            .iter()
-            .find(|(_, op)| !op.done && op.resource.as_deref() == Some(key))
-            .map(|(id, _)| id.clone())
-    }
-
-    /// One step of an operation: `true` while it is still running. Completing it settles the
-    /// resource's provisioningState.
-    fn advance(&mut self, opid: &str) -> bool {
-        let Some(op) = self.ops.get_mut(opid) else {
-            return false;
-        };
-        if op.done {
-            return false;
-        }
-        if op.remaining > 0 {
-            op.remaining -= 1;
-            return true;
-        }
-        op.done = true;
-        let final_state = if op.error.is_some() {
-            "Failed"
-        } else {
-            "Succeeded"
-        };
-        let error = op.error.clone();
-        let settled_account = (op.ty == rules::ACCOUNTS && !op.delete && error.is_none())
-            .then(|| op.resource.clone())
-            .flatten();
-        if let Some(api) = op.api.clone() {
-            self.api_locks.finished(&api);
-        }
-        if let Some(stored) = op.resource.clone().and_then(|k| self.resources.get_mut(&k))
-            && let Some(props) = stored
-                .body
-                .get_mut("properties")
-                .and_then(Value::as_object_mut)
-        {
-            props.insert("provisioningState".into(), json!(final_state));
-            if let Some(e) = error {
-                props.insert("error".into(), e);
-            }
-        }
-        if let Some(key) = settled_account {
-            self.account_settled(&key);
-        }
-        false
-    }
-
-    fn poll(&mut self, path: &str) -> Reply {
-        let opid = ids::name(path).to_string();
-        let location = path.to_ascii_lowercase().contains("/operationresults/");
-        if !self.ops.contains_key(&opid) {
-            return Reply::error(404, "OperationNotFound", "no such operation");
-        }
-        if self.advance(&opid) {
-            let reply = if location {
-                Reply::empty(202).header(
-                    "Location",
-                    format!("{}{path}?api-version=2025-01-01", self.base_url),
-                )
-            } else {
-                Reply::json(200, json!({"name": opid, "status": "InProgress"}))
-            };
-            return reply.header("Retry-After", self.settings.retry_after.to_string());
-        }
-        let Some(op) = self.ops.get(&opid).cloned() else {
-            return Reply::error(404, "OperationNotFound", "no such operation");
-        };
-        let final_body = op
-            .resource
-            .as_ref()
-            .and_then(|k| self.resources.get(k))
-            .map(|stored| rules::read_view(&stored.ty, &stored.body, ""));
-        match (&op.error, location) {
-            (Some(error), false) => Reply::json(
-                200,
-                json!({"name": opid, "status": "Failed", "error": error}),
-            ),
-            (Some(error), true) => Reply::json(400, json!({"error": error})),
-            (None, false) => Reply::json(200, json!({"name": opid, "status": "Succeeded"})),
-            (None, true) => match final_body {
-                Some(body) => Reply::json(200, body),
-                None => Reply::empty(204),
-            },
-        }
     }
 }
 
