@@ -592,7 +592,9 @@ impl State {
         if ty != rules::DEPLOYMENTS {
             return None;
         }
-        let account = ids::parent(path)?.to_ascii_lowercase();
+        let parent = ids::parent(path)?;
+        let account = parent.to_ascii_lowercase();
+        // Worded as in azurerm #22607 / azure-dev #9398.
         self.ops
             .values()
             .any(|op| !op.done && op.lock.as_deref() == Some(account.as_str()))
@@ -600,7 +602,9 @@ impl State {
                 Reply::error(
                     409,
                     "RequestConflict",
-                    "Another operation is being performed on the parent resource. Please try again later.",
+                    &format!(
+                        "Another operation is being performed on the parent resource '{parent}'. Please try again later."
+                    ),
                 )
             })
     }
