@@ -8,6 +8,7 @@ mod apply_rules;
 mod arm_client;
 mod azure_behaviours;
 mod destroy;
+mod emulator;
 mod plan;
 mod readme;
 mod render;

@@ -13,23 +13,33 @@
 
 #![allow(dead_code)] // Each test uses a different part of it.
 
+mod apim_lock;
 mod faults;
 mod ids;
+mod import;
 mod journal;
+mod lifecycle;
+mod ops;
+mod rbac;
+mod refusals;
 mod rules;
 mod server;
 mod store;
+mod throttle;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 
+pub use apim_lock::LOCKED_MESSAGE;
 pub use faults::Fault;
 pub use journal::Entry;
+pub use rbac::CALLER_OID;
 pub use rules::ApimLroHeader;
 use server::{Shared, lock};
 use store::{Settings, State};
+pub use throttle::RateLimits;
 
 use super::fake_az::FAKE_TOKEN;
 
@@ -60,6 +70,10 @@ impl Emulator {
             throttle_every: None,
             principal_not_found: 0,
             latency: Duration::ZERO,
+            lro_failure_every: None,
+            account_self_heal: false,
+            account_bounce: 0,
+            deny_role_writes: false,
         };
         let shared = Arc::new(Mutex::new(Shared::new(State::new(url.clone(), settings))));
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -110,6 +124,66 @@ impl Emulator {
 
     pub fn set_apim_lro_header(&self, header: ApimLroHeader) {
         self.settings(|s| s.apim_lro = header);
+    }
+
+    /// APIM's API lock: a write to an API (or under it, or a product/tag link to it) is
+    /// refused with 409 `PessimisticConcurrencyConflict` (every third refusal: `Conflict`)
+    /// while another write to that API is in flight or completed less than `settle` ago.
+    /// `None` (the default) turns it off.
+    pub fn set_api_lock(&self, settle: Option<Duration>) {
+        lock(&self.shared).state.api_locks.settle = settle;
+    }
+
+    /// Writes the API lock has refused so far.
+    pub fn api_lock_refusals(&self) -> usize {
+        lock(&self.shared).state.api_locks.refusals
+    }
+
+    /// Every `n`th long-running PUT of an account, model deployment or APIM service (counted
+    /// together) ends `Failed`, and the resource stays `provisioningState: Failed`.
+    pub fn set_lro_failure_every(&self, n: Option<u32>) {
+        self.settings(|s| s.lro_failure_every = n);
+    }
+
+    /// A Failed account reads `Succeeded` from the second GET after the failure on.
+    pub fn set_account_self_heal(&self, on: bool) {
+        self.settings(|s| s.account_self_heal = on);
+    }
+
+    /// After an account's write completes `Succeeded`, its next `n` GETs read `Accepted`;
+    /// meanwhile PUTs of its deployments and role assignments get 400
+    /// `AccountProvisioningStateInvalid`.
+    pub fn set_account_bounce(&self, n: u32) {
+        self.settings(|s| s.account_bounce = n);
+    }
+
+    /// Role-assignment PUTs and DELETEs answer 403 `AuthorizationFailed` (a caller that is
+    /// only Contributor).
+    pub fn set_deny_role_writes(&self, on: bool) {
+        self.settings(|s| s.deny_role_writes = on);
+    }
+
+    /// Marks a custom subdomain as held by someone else in Azure: account PUTs asking for it
+    /// get 409 `CustomDomainInUse`.
+    pub fn take_subdomain(&self, name: &str) {
+        lock(&self.shared)
+            .state
+            .taken_subdomains
+            .push(name.to_ascii_lowercase());
+    }
+
+    /// ARM's token buckets: every answer carries `x-ms-ratelimit-remaining-subscription-*`
+    /// and an empty bucket answers 429 `SubscriptionRequestsThrottled` with `Retry-After`.
+    /// `None` (the default) goes back to the old model's counters, which never run out.
+    pub fn set_rate_limits(&self, limits: Option<RateLimits>) {
+        lock(&self.shared).rate = limits.map(throttle::Buckets::new);
+    }
+
+    /// Deletes and purges the APIM service(s) named `name` behind the client's back (someone
+    /// deleted the gateway); a service created under that name afterwards has a new
+    /// managed identity. `false` when there was none.
+    pub fn purge_apim(&self, name: &str) -> bool {
+        lock(&self.shared).state.purge_service(name)
     }
 
     /// Every `n`th request is answered 429 with `Retry-After: 0`.

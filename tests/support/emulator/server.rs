@@ -15,12 +15,15 @@ use serde_json::Value;
 use super::faults::{Fault, FaultAction};
 use super::journal::{Entry, redact, strip_origin};
 use super::store::{Reply, Req, State, query_value};
+use super::throttle::{Buckets, Verdict};
 
 /// Everything behind the emulator's lock.
 pub struct Shared {
     pub state: State,
     pub faults: Vec<Fault>,
     pub journal: Vec<Entry>,
+    /// ARM's token buckets, when a test turned them on (`set_rate_limits`).
+    pub rate: Option<Buckets>,
     requests: u64,
     remaining_reads: u64,
     remaining_writes: u64,
@@ -32,6 +35,7 @@ impl Shared {
             state,
             faults: Vec::new(),
             journal: Vec::new(),
+            rate: None,
             requests: 0,
             remaining_reads: 12_000,
             remaining_writes: 1_200,
@@ -160,6 +164,18 @@ async fn handle(
     let Some(mut reply) = reply else {
         return Err(Dropped);
     };
+    if shared.rate.is_none() {
+        old_rate_headers(shared, &method, &mut reply);
+    }
+    reply.headers.push((
+        "x-ms-request-id".to_string(),
+        format!("emulator-{:06}", shared.requests),
+    ));
+    Ok(to_http(reply))
+}
+
+/// Without token buckets: the old model's hourly counters, counting down.
+fn old_rate_headers(shared: &mut Shared, method: &str, reply: &mut Reply) {
     let (name, remaining) = if method == "GET" {
         shared.remaining_reads = shared.remaining_reads.saturating_sub(1);
         (
@@ -176,11 +192,6 @@ async fn handle(
     reply
         .headers
         .push((name.to_string(), remaining.to_string()));
-    reply.headers.push((
-        "x-ms-request-id".to_string(),
-        format!("emulator-{:06}", shared.requests),
-    ));
-    Ok(to_http(reply))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -217,16 +228,25 @@ fn answer(
         reply.headers.push(("Retry-After".into(), "0".into()));
         return reply;
     }
+    let mut rate_headers = Vec::new();
+    if let Some(buckets) = shared.rate.as_mut() {
+        match buckets.take(method, super::ids::subscription(path)) {
+            Verdict::Throttled(reply) => return reply,
+            Verdict::Go(headers) => rate_headers = headers,
+        }
+    }
     if !raw.is_empty() && body.is_none() {
         return Reply::error(400, "InvalidRequestContent", "the body is not JSON");
     }
-    shared.state.handle(&Req {
+    let mut reply = shared.state.handle(&Req {
         method,
         path,
         query,
         if_match: if_match.as_deref(),
         body,
-    })
+    });
+    reply.headers.extend(rate_headers);
+    reply
 }
 
 fn to_http(reply: Reply) -> Response<Full<Bytes>> {
