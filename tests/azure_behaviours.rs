@@ -352,7 +352,7 @@ fn arm_throttling_is_waited_out_and_a_big_apply_still_converges() {
         reads: 40,
         writes: 30,
         deletes: 30,
-        refill_per_sec: 1000,
+        refill_per_sec: 1000.0,
     }));
     let spec = example("model-routing");
     let run = gw_on(&az, &spec, &["apply", "--auto-approve"]);
