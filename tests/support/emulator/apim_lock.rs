@@ -24,6 +24,8 @@ struct ApiState {
 #[derive(Debug, Default)]
 pub struct ApiLocks {
     /// `None`: the lock is off (the default).
+    // unconfirmed: how long the lock outlives a write ("seconds", no published figure); the
+    // test chooses.
     pub settle: Option<Duration>,
     apis: HashMap<String, ApiState>,
     pub refusals: usize,

@@ -114,8 +114,8 @@ fn template_names(path: &str) -> Vec<String> {
 }
 
 fn invalid(message: &str) -> Reply {
-    // APIM's import errors read "Parsing error(s): ..." with `details: null`; the exact
-    // wording per defect is unconfirmed.
+    // APIM's import errors read "Parsing error(s): ..." with `details: null`.
+    // unconfirmed: the exact wording per defect; we name the defect in our own words.
     Reply::json(
         400,
         json!({"error": {"code": "ValidationError", "message": message, "details": null}}),

@@ -125,6 +125,7 @@ pub fn soft_delete_conflict(ty: &str, id: &str) -> (&'static str, String) {
             ),
         )
     } else {
+        // unconfirmed: the status (azurerm traces show none); we answer 409.
         (
             "ServiceAlreadyExistsInSoftDeletedState",
             format!(
