@@ -65,7 +65,7 @@ fn a_new_identity_is_waited_for_as_long_as_gw_principal_wait_allows() {
     // More PrincipalNotFound answers than the ARM client's own retries cover: only apply's
     // wait for the identity to replicate gets past them.
     let az = Azure::new();
-    az.arm.set_principal_not_found(12);
+    az.arm.set_principal_not_found(20);
     let run = az.run(&["apply", "--auto-approve"], "session-affinity");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -74,12 +74,12 @@ fn a_new_identity_is_waited_for_as_long_as_gw_principal_wait_allows() {
             .iter()
             .filter(|e| e.status == 400 && e.path().contains("roleAssignments"))
             .count()
-            >= 12
+            >= 20
     );
 
     // With no time to wait, the same answers fail the assignment with the hint.
     let az = Azure::new();
-    az.arm.set_principal_not_found(12);
+    az.arm.set_principal_not_found(20);
     let run = az
         .gw()
         .env("GW_PRINCIPAL_WAIT", "0")

@@ -99,7 +99,7 @@ fn a_drifted_pool_weight_is_exactly_that_change() {
     );
     assert_eq!(
         plan["summary"],
-        json!({ "create": 0, "update": 1, "delete": 0, "no_op": 26 })
+        json!({ "create": 0, "update": 1, "delete": 0, "replace": 0, "no_op": 26 })
     );
 }
 

@@ -127,9 +127,37 @@ pub fn summary(applied: &Applied) -> String {
             s.skipped_because.clone().unwrap_or_default()
         );
     }
+    // How something unusual was done: adopted grants, repairs, replacements.
+    for o in &applied.outcomes {
+        let how = match o.status {
+            Status::Adopted => "adopted",
+            Status::Repaired => "repaired",
+            Status::Replaced => "replaced",
+            Status::Healed => "healed on its own (read Succeeded again; nothing written)",
+            _ => continue,
+        };
+        match &o.note {
+            Some(note) => {
+                let _ = writeln!(out, "{how}: {} ({note})", o.address);
+            }
+            None => {
+                let _ = writeln!(out, "{how}: {}", o.address);
+            }
+        }
+    }
+    let unusual: String = [
+        (Status::Replaced, "replaced"),
+        (Status::Repaired, "repaired"),
+        (Status::Healed, "healed"),
+        (Status::Adopted, "adopted"),
+    ]
+    .iter()
+    .filter(|(s, _)| applied.count(*s) > 0)
+    .map(|(s, w)| format!("{} {w}, ", applied.count(*s)))
+    .collect();
     let _ = writeln!(
         out,
-        "\n{}: {} created, {} restored, {} updated, {} deleted, {} failed, {} skipped.",
+        "\n{}: {} created, {} restored, {} updated, {unusual}{} deleted, {} failed, {} skipped.",
         if failed.is_empty() && skipped.is_empty() {
             "Apply complete"
         } else {

@@ -230,6 +230,21 @@ impl State {
                     json!({"id": format!("/subscriptions/{sub}"), "subscriptionId": sub, "state": "Enabled"}),
                 )
             }
+            ("GET", Target::Collection { ty }) if ty == rules::ACCOUNTS => {
+                // A list is a read too: each account in it may be bouncing or healing.
+                let prefix = format!("{}/", req.path.to_ascii_lowercase().trim_end_matches('/'));
+                let keys: Vec<String> = self
+                    .resources
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .filter(|(k, _)| !k[prefix.len()..].contains('/'))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                keys.iter().for_each(|k| self.before_read(&ty, k));
+                let reply = self.list(req, &ty);
+                keys.iter().for_each(|k| self.after_read(k));
+                reply
+            }
             ("GET", Target::Collection { ty }) => self.list(req, &ty),
             ("GET", Target::Resource { ty, .. }) => {
                 // Azure runs operations whether or not anyone polls them: a client watching
