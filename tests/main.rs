@@ -10,5 +10,6 @@ mod plan;
 mod prompt;
 mod readme;
 mod render;
+mod saved_plan;
 mod serve;
 mod validate;

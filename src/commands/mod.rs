@@ -7,6 +7,7 @@ mod connect;
 mod destroy;
 mod plan;
 mod render;
+mod saved_plan;
 mod schema;
 mod serve;
 mod validate;
