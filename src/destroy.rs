@@ -1,7 +1,10 @@
-//! Destroy: delete what the spec manages. A resource group gw created goes whole (one
-//! DELETE); in a group gw did not create, only gw's resources go: role assignments first
-//! (they would outlive their scope), then the accounts and the APIM service, which take their
-//! children with them. `purge` then frees the names held by soft-deleted records.
+//! Destroy: delete what the spec manages, and nothing that is not gw's. A resource group gw
+//! created goes whole (one DELETE) when everything in it is gw's; when someone else added a
+//! resource there, only gw's resources go and the group stays with theirs, unless the user
+//! asks for the group whole (`--include-foreign`). In a group gw did not create, only gw's
+//! resources go: role assignments first (they would outlive their scope), then the accounts
+//! and the APIM service, which take their children with them. `purge` then frees the names
+//! held by soft-deleted records.
 
 use crate::apply::{Failure, Outcome, Status};
 use crate::arm::ArmClient;
@@ -11,7 +14,11 @@ use crate::report::{Event, Reporter};
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::time::Instant;
+
+/// The api-version of ARM's "resources in a group" list.
+const GROUP_LIST_API: &str = "2021-04-01";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Target {
@@ -20,11 +27,25 @@ pub struct Target {
     pub kind: Kind,
 }
 
+/// A resource in the group that gw did not create.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Foreign {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub arm_type: String,
+    pub name: String,
+}
+
 /// Deletes in rounds: every target of one round may go in parallel.
 #[derive(Clone, Debug, Serialize)]
 pub struct DestroyPlan {
     pub whole_group: bool,
+    /// gw created the group (it carries gw's tag).
+    pub group_is_gws: bool,
     pub rounds: Vec<Vec<Target>>,
+    /// Resources in the group that are not gw's: they go with the group when `whole_group`
+    /// (only with `--include-foreign` if gw created it), and stay otherwise.
+    pub foreign: Vec<Foreign>,
 }
 
 impl DestroyPlan {
@@ -36,23 +57,77 @@ impl DestroyPlan {
     }
 }
 
-pub fn plan(graph: &Graph, live: &LiveState) -> DestroyPlan {
+/// Everything ARM lists in the spec's resource group (top-level resources; their children
+/// go with them), or nothing when the group does not exist.
+pub async fn group_contents(
+    client: &ArmClient,
+    graph: &Graph,
+    live: &LiveState,
+) -> Result<Vec<Value>, crate::arm::ArmError> {
+    match graph.get("resource_group") {
+        Some(rg) if live.get(&rg.id).is_some() => {
+            client
+                .list(&format!("{}/resources", rg.id), GROUP_LIST_API)
+                .await
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn tagged_gws(v: &Value) -> bool {
+    v.pointer(&format!("/tags/{OWNER_TAG}"))
+        .and_then(Value::as_str)
+        == Some(OWNER_VALUE)
+}
+
+/// What to delete, given the live state and the group's contents (`group_contents`).
+/// A listed resource is gw's when it carries gw's tag or the spec declares it.
+pub fn plan(
+    graph: &Graph,
+    live: &LiveState,
+    contents: &[Value],
+    include_foreign: bool,
+) -> DestroyPlan {
     let target = |r: &crate::graph::Resource| Target {
         address: r.address.clone(),
         id: r.id.clone(),
         kind: r.kind,
     };
-    let rg = graph.get("resource_group");
-    let rg_live = rg.and_then(|r| live.get(&r.id));
-    if let (Some(rg), Some(l)) = (rg, rg_live)
-        && l.body
-            .pointer(&format!("/tags/{OWNER_TAG}"))
+    let declared: BTreeSet<String> = graph
+        .resources
+        .iter()
+        .map(|r| r.id.to_lowercase())
+        .collect();
+    let str_of = |v: &Value, k: &str| {
+        v.get(k)
             .and_then(Value::as_str)
-            == Some(OWNER_VALUE)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (gws, foreign): (Vec<&Value>, Vec<&Value>) = contents
+        .iter()
+        .partition(|v| tagged_gws(v) || declared.contains(&str_of(v, "id").to_lowercase()));
+    let foreign: Vec<Foreign> = foreign
+        .into_iter()
+        .map(|v| Foreign {
+            id: str_of(v, "id"),
+            arm_type: str_of(v, "type"),
+            name: str_of(v, "name"),
+        })
+        .collect();
+    let rg = graph.get("resource_group");
+    let group_is_gws = rg
+        .and_then(|r| live.get(&r.id))
+        .is_some_and(|l| tagged_gws(&l.body));
+    if let Some(rg) = rg
+        && group_is_gws
+        && (foreign.is_empty() || include_foreign)
     {
         return DestroyPlan {
             whole_group: true,
+            group_is_gws,
             rounds: vec![vec![target(rg)]],
+            foreign,
         };
     }
     let exists = |k: Kind| {
@@ -76,9 +151,27 @@ pub fn plan(graph: &Graph, live: &LiveState) -> DestroyPlan {
                 kind: o.kind,
             }),
     );
+    // gw-tagged services the spec no longer names (a renamed APIM service) are gw's too.
+    for v in gws {
+        let id = str_of(v, "id");
+        let kind = [Kind::Account, Kind::Apim]
+            .into_iter()
+            .find(|k| k.arm_type().eq_ignore_ascii_case(&str_of(v, "type")));
+        if let Some(kind) = kind
+            && !tops.iter().any(|t| t.id.eq_ignore_ascii_case(&id))
+        {
+            tops.push(Target {
+                address: format!("{} {}", kind.label(), str_of(v, "name")),
+                id,
+                kind,
+            });
+        }
+    }
     DestroyPlan {
         whole_group: false,
+        group_is_gws,
         rounds: vec![exists(Kind::RoleAssignment), tops],
+        foreign,
     }
 }
 
