@@ -46,6 +46,8 @@ pub struct DestroyPlan {
     /// Resources in the group that are not gw's: they go with the group when `whole_group`
     /// (only with `--include-foreign` if gw created it), and stay otherwise.
     pub foreign: Vec<Foreign>,
+    /// gw's resources in the group that the spec no longer declares (they go too).
+    pub undeclared: Vec<Foreign>,
 }
 
 impl DestroyPlan {
@@ -107,13 +109,16 @@ pub fn plan(
     let (gws, foreign): (Vec<&Value>, Vec<&Value>) = contents
         .iter()
         .partition(|v| tagged_gws(v) || declared.contains(&str_of(v, "id").to_lowercase()));
-    let foreign: Vec<Foreign> = foreign
-        .into_iter()
-        .map(|v| Foreign {
-            id: str_of(v, "id"),
-            arm_type: str_of(v, "type"),
-            name: str_of(v, "name"),
-        })
+    let listed = |v: &&Value| Foreign {
+        id: str_of(v, "id"),
+        arm_type: str_of(v, "type"),
+        name: str_of(v, "name"),
+    };
+    let foreign: Vec<Foreign> = foreign.iter().map(listed).collect();
+    let undeclared: Vec<Foreign> = gws
+        .iter()
+        .filter(|v| !declared.contains(&str_of(v, "id").to_lowercase()))
+        .map(listed)
         .collect();
     let rg = graph.get("resource_group");
     let group_is_gws = rg
@@ -128,6 +133,7 @@ pub fn plan(
             group_is_gws,
             rounds: vec![vec![target(rg)]],
             foreign,
+            undeclared,
         };
     }
     let exists = |k: Kind| {
@@ -172,6 +178,7 @@ pub fn plan(
         group_is_gws,
         rounds: vec![exists(Kind::RoleAssignment), tops],
         foreign,
+        undeclared,
     }
 }
 
@@ -292,4 +299,101 @@ pub async fn purge(
         o
     })
     .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Source;
+    use crate::model::{Context, load};
+    use crate::plan::LiveResource;
+    use serde_json::json;
+
+    fn graph() -> Graph {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/session-affinity/gw.yaml"
+        ))
+        .unwrap();
+        let ctx = Context {
+            subscription: Some("11111111-2222-3333-4444-555555555555".into()),
+        };
+        crate::graph::build(&load(&Source::new("gw.yaml", text), &ctx).unwrap())
+    }
+
+    /// Everything the spec declares is live, in a group gw created; `contents` lists the
+    /// group as ARM would.
+    fn deployed(g: &Graph) -> (LiveState, Vec<Value>) {
+        let mut live = LiveState::default();
+        let mut contents = Vec::new();
+        for r in &g.resources {
+            live.insert(LiveResource {
+                id: r.id.clone(),
+                body: json!({ "tags": { OWNER_TAG: OWNER_VALUE } }),
+                etag: None,
+            });
+            if matches!(r.kind, Kind::Account | Kind::Apim) {
+                contents.push(json!({ "id": r.id, "type": r.kind.arm_type(), "name": r.name }));
+            }
+        }
+        (live, contents)
+    }
+
+    fn rg_id(g: &Graph) -> String {
+        g.get("resource_group").unwrap().id.clone()
+    }
+
+    #[test]
+    fn a_group_of_only_gws_resources_goes_whole() {
+        let g = graph();
+        let (live, contents) = deployed(&g);
+        let p = plan(&g, &live, &contents, false);
+        assert!(p.whole_group && p.foreign.is_empty());
+        let ids: Vec<&str> = p.targets().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, [rg_id(&g)]);
+    }
+
+    #[test]
+    fn a_foreign_resource_keeps_the_group_unless_included() {
+        let g = graph();
+        let (live, mut contents) = deployed(&g);
+        let theirs = format!(
+            "{}/providers/Microsoft.Storage/storageAccounts/data",
+            rg_id(&g)
+        );
+        contents.push(json!({ "id": theirs, "type": "Microsoft.Storage/storageAccounts", "name": "data", "tags": { "managed-by": "terraform" } }));
+        let p = plan(&g, &live, &contents, false);
+        assert!(!p.whole_group);
+        assert_eq!(p.foreign.len(), 1);
+        assert_eq!(p.foreign[0].id, theirs);
+        assert!(
+            p.targets()
+                .all(|t| t.kind != Kind::ResourceGroup && t.id != theirs)
+        );
+        assert!(p.targets().any(|t| t.kind == Kind::Apim));
+        let p = plan(&g, &live, &contents, true);
+        assert!(p.whole_group);
+    }
+
+    #[test]
+    fn a_gw_tagged_service_the_spec_no_longer_names_goes_too() {
+        let g = graph();
+        let (live, mut contents) = deployed(&g);
+        let old = format!(
+            "{}/providers/Microsoft.ApiManagement/service/apim-old",
+            rg_id(&g)
+        );
+        contents.push(json!({ "id": old, "type": "Microsoft.ApiManagement/service", "name": "apim-old", "tags": { OWNER_TAG: OWNER_VALUE } }));
+        // A foreign neighbour makes destroy go resource by resource.
+        contents.push(json!({ "id": "/x/theirs", "type": "Microsoft.Storage/storageAccounts", "name": "theirs" }));
+        let p = plan(&g, &live, &contents, false);
+        assert!(!p.whole_group);
+        assert!(p.targets().any(|t| t.id == old && t.kind == Kind::Apim));
+        assert_eq!(p.foreign.len(), 1);
+        // Going whole, the group takes it too, and the listing names it.
+        let p = plan(&g, &live, &contents, true);
+        assert!(p.whole_group);
+        assert_eq!(p.undeclared.len(), 1);
+        assert_eq!(p.undeclared[0].id, old);
+    }
 }

@@ -103,6 +103,13 @@ fn describe(
         {
             let _ = writeln!(out, "      {} ({} {})", r.address, r.kind.label(), r.name);
         }
+        for f in &dplan.undeclared {
+            let _ = writeln!(
+                out,
+                "      {} {} (gw's, no longer in the spec)",
+                f.arm_type, f.name
+            );
+        }
         for f in &dplan.foreign {
             let _ = writeln!(out, "      {} because of --include-foreign", foreign(f));
         }
