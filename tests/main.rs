@@ -7,6 +7,7 @@ mod apply;
 mod arm_client;
 mod destroy;
 mod plan;
+#[cfg(unix)] // A pseudo-terminal stands in for the user.
 mod prompt;
 mod readme;
 mod render;

@@ -7,7 +7,6 @@ use std::io::Write;
 
 /// A pseudo-terminal with `yes` already typed on it: (what gw gets as stdin, the master end
 /// that must stay open while gw reads).
-#[cfg(unix)]
 fn terminal_with_yes_typed() -> (std::fs::File, std::fs::File) {
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("open a pseudo-terminal");
@@ -25,7 +24,6 @@ fn terminal_with_yes_typed() -> (std::fs::File, std::fs::File) {
     (slave, master)
 }
 
-#[cfg(unix)]
 #[test]
 fn with_ci_set_apply_refuses_even_when_a_terminal_answers_yes() {
     use std::io::IsTerminal;

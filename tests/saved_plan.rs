@@ -229,3 +229,42 @@ fn an_offline_plan_is_never_applied() {
         "refused before reading Azure"
     );
 }
+
+#[test]
+fn a_plan_that_purges_needs_the_flag_on_apply_too() {
+    let az = Azure::deployed("session-affinity");
+    assert_eq!(
+        az.run(&["destroy", "--auto-approve"], "session-affinity")
+            .code,
+        0
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("purge.json");
+    let run = az.run(
+        &["plan", "--purge-soft-deleted", "--out", path_str(&saved)],
+        "session-affinity",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    az.arm.clear_journal();
+    let plan = path_str(&saved);
+    let run = az.run(&["apply", plan, "--auto-approve"], "session-affinity");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("changed soft_deleted: apim"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("applies only with `--purge-soft-deleted` given to apply too"),
+        "{}",
+        run.stderr
+    );
+    assert!(az.writes().is_empty(), "{:?}", az.writes());
+    let run = az.run(
+        &["apply", plan, "--auto-approve", "--purge-soft-deleted"],
+        "session-affinity",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("0 restored"), "{}", run.stderr);
+}
