@@ -104,6 +104,10 @@ pub struct DestroyArgs {
     /// Then purge the soft-deleted Foundry accounts and APIM service, so their names are free at once.
     #[arg(long)]
     pub purge: bool,
+    /// Delete the resource group gw created whole, with the resources someone else added to it
+    /// (by default those stay, and so does the group).
+    #[arg(long)]
+    pub include_foreign: bool,
 }
 
 #[derive(Debug, Args)]

@@ -80,3 +80,80 @@ fn in_a_group_gw_did_not_create_only_gws_resources_go() {
         "gw's are gone: {left:?}"
     );
 }
+
+#[test]
+fn in_a_group_gw_created_what_others_added_stays_unless_include_foreign() {
+    let az = Azure::deployed("session-affinity");
+    let rg = az.rg_id("lab-session-affinity");
+    // Added later by someone else: a storage account, and an AI account without gw's tag.
+    // Three foreign resources beside gw's, so the group listing spans pages (2 per page).
+    let storage = format!("{rg}/providers/Microsoft.Storage/storageAccounts/teamdata");
+    let account = format!("{rg}/providers/Microsoft.CognitiveServices/accounts/theirs");
+    az.arm.set_resource(
+        &storage,
+        serde_json::json!({ "location": "swedencentral", "kind": "StorageV2" }),
+    );
+    az.arm.set_resource(
+        &account,
+        serde_json::json!({ "location": "swedencentral", "kind": "AIServices", "tags": { "owner": "someone" } }),
+    );
+
+    // The confirmation (here refused: CI) lists what goes and what stays.
+    az.arm.clear_journal();
+    let asked = az.run(&["destroy"], "session-affinity");
+    assert_eq!(asked.code, 1, "{}", asked.stderr);
+    for stays in [
+        "It keeps:",
+        "Microsoft.Storage/storageAccounts teamdata (not gw's): gw did not create it",
+        "Microsoft.CognitiveServices/accounts theirs (not gw's): gw did not create it",
+        "resource group lab-session-affinity: gw created it, but it holds 2 resources gw did not create; `--include-foreign`",
+    ] {
+        assert!(
+            asked.stderr.contains(stays),
+            "`{stays}` in:\n{}",
+            asked.stderr
+        );
+    }
+    assert!(
+        !asked.stderr.contains("everything in it goes"),
+        "{}",
+        asked.stderr
+    );
+    assert!(az.writes().is_empty());
+
+    let run = az.run(&["destroy", "--auto-approve"], "session-affinity");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left = az.arm.list_ids(&rg);
+    assert!(
+        az.arm.get_resource(&rg).is_some(),
+        "the group stays: {left:?}"
+    );
+    assert!(az.arm.get_resource(&storage).is_some(), "{left:?}");
+    assert!(az.arm.get_resource(&account).is_some(), "{left:?}");
+    assert!(
+        !left
+            .iter()
+            .any(|id| id.contains("apim-affinity") || id.contains("foundry1-")),
+        "gw's are gone: {left:?}"
+    );
+
+    // Asked for explicitly, the group goes whole, theirs with it, and the listing says so.
+    assert_eq!(
+        az.run(&["apply", "--auto-approve"], "session-affinity")
+            .code,
+        0
+    );
+    let run = az.run(
+        &["destroy", "--auto-approve", "--include-foreign"],
+        "session-affinity",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "Microsoft.Storage/storageAccounts teamdata (not gw's) because of --include-foreign"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(az.arm.list_ids(&rg).is_empty());
+}

@@ -10,7 +10,10 @@ mod azure_behaviours;
 mod destroy;
 mod emulator;
 mod plan;
+#[cfg(unix)] // A pseudo-terminal stands in for the user.
+mod prompt;
 mod readme;
 mod render;
+mod saved_plan;
 mod serve;
 mod validate;

@@ -1,33 +1,28 @@
 //! `gw apply [PLAN.json]`
 
 use super::connect;
+use super::saved_plan;
 use crate::apply::{self, Applied, Status};
 use crate::cli::{ApplyArgs, Global, Output};
 use crate::graph::{Graph, Kind};
-use crate::plan::{self, Options, Plan};
+use crate::plan::{self, Options, Plan, SoftDeleteAction};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
 pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let source = super::read_source(g)?;
     let saved: Option<Plan> = match &a.plan {
-        Some(p) => {
-            let text = fs_err::read_to_string(p)?;
-            Some(serde_json::from_str(&text).map_err(|e| {
-                anyhow::anyhow!(
-                    "{} is not a plan saved by `gw plan --out`: {e}",
-                    p.display()
-                )
-            })?)
-        }
+        Some(p) => Some(saved_plan::load(p)?),
         None => None,
     };
-    if let Some(p) = &saved
-        && p.spec_digest != plan::spec_digest(&source.text)
-    {
-        eprintln!("error: {} changed since the plan was made", source.name);
-        eprintln!("hint: run `gw plan --out PLAN.json` again and apply the new plan");
-        return Ok(ExitCode::FAILURE);
+    if let Some(p) = &saved {
+        let problems = saved_plan::unusable(p, &plan::spec_digest(&source.text));
+        if !problems.is_empty() {
+            return Ok(refuse_saved(
+                &format!("cannot apply {}", plan_name(a)),
+                &problems,
+            ));
+        }
     }
     let client = connect::client(g)?;
     let rt = connect::runtime()?;
@@ -37,28 +32,41 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
-        let plan = match saved {
+        // With or without a saved plan, what runs is computed here from the spec and what is
+        // live now; a saved plan only has to agree with it.
+        let plan = plan::assemble(&model, &graph, &source.text, &live, Options { purge_soft_deleted: a.purge_soft_deleted });
+        match &saved {
             Some(p) => {
-                let now = plan::read::stamps(&graph, &live);
-                let changed: Vec<&str> = p.read.iter().filter(|s| !now.contains(s)).map(|s| s.id.as_str()).collect();
+                let other = saved_plan::other_target(p, &model.subscription, &model.resource_group.name);
+                if !other.is_empty() {
+                    return Ok(refuse_saved(&format!("{} was made for another target", plan_name(a)), &other));
+                }
+                let changed = saved_plan::stale(&p.read, &plan::read::stamps(&graph, &live));
                 if !changed.is_empty() {
-                    eprintln!("error: Azure changed since the plan was made; refusing to apply it");
-                    for id in changed {
-                        eprintln!("  changed: {id}");
+                    let lines: Vec<String> = changed.iter().map(|id| format!("changed: {id}")).collect();
+                    return Ok(refuse_saved("Azure changed since the plan was made; refusing to apply it", &lines));
+                }
+                let differences = saved_plan::differences(&p.changes, &plan.changes);
+                if !differences.is_empty() {
+                    let lines: Vec<String> = differences.iter().map(ToString::to_string).collect();
+                    eprintln!("error: {} does not match the plan recomputed from the spec and Azure; refusing to apply it", plan_name(a));
+                    for l in &lines {
+                        eprintln!("  {l}");
                     }
-                    eprintln!("hint: run `gw plan --out PLAN.json` again, review it, and apply the new plan");
+                    if p.changes.iter().any(|c| c.soft_deleted.as_ref().is_some_and(|sd| sd.action == SoftDeleteAction::Purge)) && !a.purge_soft_deleted {
+                        eprintln!("hint: a plan that purges soft-deleted records applies only with `--purge-soft-deleted` given to apply too");
+                    } else {
+                        eprintln!("hint: the file was edited, or made by another gw version: run `gw plan --out PLAN.json` again, review it, and apply the new plan");
+                    }
                     return Ok(ExitCode::FAILURE);
                 }
-                p
             }
             None => {
-                let p = plan::assemble(&model, &graph, &source.text, &live, Options { purge_soft_deleted: a.purge_soft_deleted });
                 if g.output == Output::Text {
-                    super::plan::show(g, &p)?;
+                    super::plan::show(g, &plan)?;
                 }
-                p
             }
-        };
+        }
         if !plan.has_changes() {
             if g.output == Output::Json {
                 let out = outputs(&client, &graph, &live, a.show_secrets).await;
@@ -93,6 +101,22 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(if applied.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
     })
+}
+
+fn plan_name(a: &ApplyArgs) -> String {
+    a.plan
+        .as_ref()
+        .map_or_else(|| "the plan".to_string(), |p| p.display().to_string())
+}
+
+/// Prints why a saved plan is refused, with the way out, and gives the exit code.
+fn refuse_saved(headline: &str, problems: &[String]) -> ExitCode {
+    eprintln!("error: {headline}");
+    for p in problems {
+        eprintln!("  {p}");
+    }
+    eprintln!("hint: run `gw plan --out PLAN.json` again, review it, and apply the new plan");
+    ExitCode::FAILURE
 }
 
 /// What happened, resource by resource for anything that did not simply succeed.

@@ -7,6 +7,7 @@ mod connect;
 mod destroy;
 mod plan;
 mod render;
+mod saved_plan;
 mod schema;
 mod serve;
 mod validate;
@@ -93,12 +94,21 @@ pub fn color(g: &Global) -> bool {
 
 /// Asks on a terminal for a literal `yes`; refuses when nobody can answer (CI without
 /// `--auto-approve`). `what` is the action ("apply these changes"), `unattended` the hint.
+///
+/// `CI` set means "never prompt" even on a terminal: CI runners (and `docker run -t`) can
+/// hand a job a pseudo-terminal, and a pipeline blocked on a prompt nobody sees hangs until
+/// its timeout instead of failing with the hint.
 pub fn confirm(what: &str, unattended: &str) -> anyhow::Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: about to {what}, which needs a confirmation, but there is no terminal to ask on"
-        );
+    let why_not = if crate::env::var(crate::env::CI).is_some() {
+        Some("CI is set, so gw never prompts")
+    } else if !std::io::stdin().is_terminal() {
+        Some("there is no terminal to ask on")
+    } else {
+        None
+    };
+    if let Some(why_not) = why_not {
+        eprintln!("error: about to {what}, which needs a confirmation, but {why_not}");
         eprintln!("hint: {unattended}");
         return Ok(false);
     }

@@ -32,15 +32,27 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let graph = crate::graph::build(&model);
     let mut plan = plan::assemble(&model, &graph, &source.text, &live, opts);
+    // An online plan carries stamps of what it read, in `-o json` as in `--out`: both are
+    // plans `gw apply PLAN.json` accepts. An offline plan read nothing, so it has none and
+    // apply refuses it rather than pretend Azure was empty.
+    if !a.offline {
+        plan.read = plan::read::stamps(&graph, &live);
+    }
     show(g, &plan)?;
     if let Some(path) = &a.out {
-        plan.read = plan::read::stamps(&graph, &live);
         fs_err::write(path, format!("{}\n", serde_json::to_string_pretty(&plan)?))?;
-        eprintln!(
-            "Saved the plan to {}. Apply exactly this plan with: gw apply {}",
-            path.display(),
-            path.display()
-        );
+        if a.offline {
+            eprintln!(
+                "Saved the plan to {}. It was made offline, so `gw apply` will not accept it: plan online to apply a saved plan.",
+                path.display()
+            );
+        } else {
+            eprintln!(
+                "Saved the plan to {}. Apply exactly this plan with: gw apply {}",
+                path.display(),
+                path.display()
+            );
+        }
     }
     Ok(if a.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)

@@ -49,6 +49,11 @@ impl Gw {
         self.cmd.env_remove(k);
         self
     }
+    /// What gw reads as stdin (default: nothing, as for a CI step).
+    pub fn stdin(mut self, s: impl Into<std::process::Stdio>) -> Self {
+        self.cmd.stdin(s);
+        self
+    }
     pub fn dir(mut self, d: &Path) -> Self {
         self.cmd.current_dir(d);
         self

@@ -219,6 +219,9 @@ impl State {
     }
 
     fn dispatch(&mut self, req: &Req<'_>) -> Reply {
+        if let Some(reply) = self.group_resources(req) {
+            return reply;
+        }
         let Some(target) = ids::parse(req.path) else {
             return Reply::error(400, "InvalidRequestUri", "not an ARM path");
         };
@@ -344,6 +347,46 @@ impl State {
             ));
         }
         Reply::json(200, body)
+    }
+
+    /// `GET /subscriptions/{s}/resourceGroups/{rg}/resources`: the group's top-level
+    /// resources as ARM lists them (id, name, type, kind, location, tags), without child
+    /// resources and without extension resources such as role assignments.
+    fn group_resources(&self, req: &Req<'_>) -> Option<Reply> {
+        let segs: Vec<&str> = req.path.trim_end_matches('/').split('/').skip(1).collect();
+        let is_list = req.method == "GET"
+            && segs.len() == 5
+            && segs[0].eq_ignore_ascii_case("subscriptions")
+            && segs[2].eq_ignore_ascii_case("resourceGroups")
+            && segs[4].eq_ignore_ascii_case("resources");
+        if !is_list {
+            return None;
+        }
+        let rg = format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]);
+        if !self.resources.contains_key(&rg.to_ascii_lowercase()) {
+            return Some(parent_missing(&rg));
+        }
+        let prefix = format!("{}/providers/", rg.to_ascii_lowercase());
+        let items = self
+            .resources
+            .iter()
+            .filter_map(|(k, s)| Some((k.strip_prefix(&prefix)?, s)))
+            .filter(|(rest, _)| {
+                rest.split('/').count() == 3 && !rest.starts_with("microsoft.authorization/")
+            })
+            .map(|(_, s)| {
+                let segs: Vec<&str> = s.id.rsplitn(4, '/').collect();
+                json!({
+                    "id": s.id,
+                    "name": segs[0],
+                    "type": format!("{}/{}", segs[2], segs[1]),
+                    "kind": s.body.get("kind"),
+                    "location": s.body.get("location"),
+                    "tags": s.body.get("tags"),
+                })
+            })
+            .collect();
+        Some(self.page(req, items))
     }
 
     fn put(&mut self, req: &Req<'_>, ty: &str, type_name: &str) -> Reply {
