@@ -115,3 +115,81 @@ fn tags_someone_else_added_survive_an_update() {
     assert_eq!(after["tags"]["cost-center"], "ai-42", "{after:#}");
     assert_eq!(after["tags"]["managed-by"], "gw", "{after:#}");
 }
+
+#[test]
+fn every_apim_child_update_and_delete_carries_the_entitys_etag() {
+    let az = Azure::deployed("load-balancing");
+    let rg = az.rg_id("lab-load-balancing");
+    let ids = az.arm.list_ids(&rg);
+    let find = |tail: &str| {
+        ids.iter()
+            .find(|id| id.ends_with(tail))
+            .unwrap_or_else(|| panic!("{tail}"))
+            .clone()
+    };
+    // Drift on a pool, a backend and the API; an orphan backend gw once created.
+    let pool = find("/backends/inference-backend-pool");
+    let mut body = az.arm.get_resource(&pool).unwrap();
+    body["properties"]["pool"]["services"][1]["weight"] = serde_json::json!(1);
+    az.arm.set_resource(&pool, body);
+    let backend = find("/backends/foundry1");
+    let mut body = az.arm.get_resource(&backend).unwrap();
+    body["properties"]["protocol"] = serde_json::json!("soap");
+    az.arm.set_resource(&backend, body.clone());
+    let orphan = backend.replace("/backends/foundry1", "/backends/foundry9");
+    body["id"] = serde_json::json!(orphan);
+    body["name"] = serde_json::json!("foundry9");
+    az.arm.set_resource(&orphan, body);
+    let api = find("/apis/inference");
+    let mut body = az.arm.get_resource(&api).unwrap();
+    body["properties"]["subscriptionRequired"] = serde_json::json!(false);
+    az.arm.set_resource(&api, body);
+
+    az.arm.clear_journal();
+    let run = az.run(&["apply", "--auto-approve"], "load-balancing");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let writes: Vec<_> = az
+        .arm
+        .journal()
+        .into_iter()
+        .filter(|e| matches!(e.method.as_str(), "PUT" | "PATCH" | "DELETE"))
+        .filter(|e| {
+            e.path().contains("/Microsoft.ApiManagement/service/")
+                && e.path().matches('/').count() > 8
+        })
+        .collect();
+    let touched: Vec<String> = writes
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path()))
+        .collect();
+    assert!(!touched.is_empty(), "{}\n{:#?}", run.stderr, az.writes());
+    for want in [
+        format!("PUT {pool}"),
+        format!("PUT {backend}"),
+        format!("PUT {api}"),
+        format!("DELETE {orphan}"),
+    ] {
+        assert!(
+            touched.contains(&want),
+            "{want} in {touched:#?}\n{}",
+            run.stderr
+        );
+    }
+    for e in &writes {
+        let tag = e.if_match.as_deref();
+        assert!(
+            tag.is_some_and(|t| t != "*" && !t.is_empty()),
+            "{} {} without the entity's ETag ({tag:?})",
+            e.method,
+            e.path()
+        );
+        // The emulator refuses a stale one with 412: accepted means it was the current ETag.
+        assert!(
+            (200..300).contains(&e.status),
+            "{} {}: {}",
+            e.method,
+            e.path(),
+            e.status
+        );
+    }
+}
