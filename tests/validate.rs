@@ -41,6 +41,14 @@ fn invalid_fixtures() {
                 "{}: every problem says how to fix it: {d:?}",
                 source.name
             );
+            // A hint that lists nothing (`name a pool or a foundry: `) says nothing.
+            if let Some(h) = &d.hint {
+                assert!(
+                    !h.trim().is_empty() && !h.trim_end().ends_with(':'),
+                    "{}: an empty hint: {d:?}",
+                    source.name
+                );
+            }
         }
         insta::assert_snapshot!(render_all(&diags, &source));
     });
@@ -90,4 +98,42 @@ fn missing_file_says_how_to_fix() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("gw.yaml"), "{}", run.stderr);
     assert!(run.stderr.contains("-f PATH"), "{}", run.stderr);
+}
+
+/// Names that APIM or Azure would treat as one id are rejected, and the error shows both
+/// places: the name reported and the one it collides with, each as file:line:col.
+#[test]
+fn collisions_name_both_places() {
+    let cases = [
+        // (fixture, reported at, collides with)
+        ("collide-derived-pools.yaml", ":11:", ":10:"),
+        ("collide-derived-user-pool.yaml", ":9:", ":16:"),
+        ("collide-pool-foundry-case.yaml", ":16:", ":6:"),
+        ("collide-pool-case.yaml", ":20:", ":16:"),
+        ("collide-api-case.yaml", ":24:", ":21:"),
+        ("collide-subscription-case.yaml", ":17:", ":16:"),
+        ("collide-model-case.yaml", ":10:", ":9:"),
+    ];
+    for (fixture, at, first) in cases {
+        let path = root().join("tests/fixtures/invalid").join(fixture);
+        let run = gw().args(["validate", "-f"]).arg_path(&path).run();
+        assert_eq!(run.code, 1, "{fixture}: {}", run.stderr);
+        let errors: Vec<&str> = run.stderr.split("\nerror: ").collect();
+        assert_eq!(errors.len(), 1, "{fixture}: one problem: {}", run.stderr);
+        let locs: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("--> "))
+            .collect();
+        assert_eq!(locs.len(), 2, "{fixture}: two places: {}", run.stderr);
+        assert!(
+            locs[0].contains(&format!("{fixture}{at}")),
+            "{fixture}: {locs:?}"
+        );
+        assert!(
+            locs[1].contains(&format!("{fixture}{first}")),
+            "{fixture}: {locs:?}"
+        );
+        assert!(run.stderr.contains("\nnote: "), "{}", run.stderr);
+    }
 }
