@@ -76,6 +76,40 @@ fn five_problems_are_reported_at_once() {
     }
 }
 
+/// An unknown field and a missing one no longer stop the parse: they are reported with the
+/// three rule violations in the same file, each at its place.
+#[test]
+fn unknown_and_missing_fields_are_reported_with_the_rest() {
+    let path = root().join("tests/fixtures/invalid/all-at-once.yaml");
+    let run = gw().args(["validate", "-f"]).arg_path(&path).run();
+    assert_eq!(run.code, 1);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "error: resource_group.location: unknown Azure region `eastus9`",
+            "error: models[0].sku: unknown deployment sku `Global`",
+            "error: apim.publisher_name: missing field `publisher_name`",
+            "error: apis.inference.backend: unknown backend `pool9`",
+            "error: apis.inference.subscription_requird: unknown field `subscription_requird`",
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("5 problems found"));
+    for line in [":4:13", ":9:73", ":10:1", ":25:14", ":26:5"] {
+        assert!(
+            run.stderr.contains(line),
+            "missing {line} in {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn json_output_lists_problems() {
     let path = root().join("tests/fixtures/invalid/unknown-region.yaml");
