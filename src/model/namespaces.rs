@@ -144,7 +144,7 @@ fn clash(d: &mut Diags, first: &Id, later: &Id) {
 #[cfg(test)]
 mod tests {
     use crate::diag::Source;
-    use crate::model::{Context, Model, Routing, load};
+    use crate::model::{Context, Model, Routing, Target, load};
 
     /// Three foundries (one named like a derived pool), two models on two hosts each, and
     /// a routing API; `extra` is appended under the API.
@@ -196,6 +196,56 @@ apis:
         }
     }
 
+    /// The same through the resources gw writes: each route's pool resource lists only
+    /// hosts of its model, and no two backend resources have ids that differ only in case.
+    fn assert_graph_routes_to_hosts(m: &Model) {
+        let g = crate::graph::build(m);
+        let mut ids: Vec<String> = g
+            .resources
+            .iter()
+            .filter(|r| r.address.starts_with("backends.") || r.address.starts_with("pools."))
+            .map(|r| r.id.to_lowercase())
+            .collect();
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "backend ids collide: {ids:?}");
+        for api in &m.apis {
+            let Routing::ByModel { routes, .. } = &api.routing else {
+                continue;
+            };
+            for r in routes {
+                let dep = m.deployments.iter().find(|d| d.name == r.model).unwrap();
+                let members: Vec<String> = match &r.target {
+                    Target::Foundry(f) => vec![f.clone()],
+                    Target::Pool(p) => {
+                        let res = g.get(&format!("pools.{p}")).expect("the pool is written");
+                        res.body["properties"]["pool"]["services"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|s| {
+                                s["id"]["of"]
+                                    .as_str()
+                                    .unwrap()
+                                    .trim_start_matches("backends.")
+                                    .to_string()
+                            })
+                            .collect()
+                    }
+                };
+                assert!(!members.is_empty());
+                for f in members {
+                    assert!(
+                        g.get(&format!("backends.{f}")).is_some(),
+                        "{f} has a backend"
+                    );
+                    assert!(dep.foundries.contains(&f), "{}: pool sends to {f}", r.model);
+                }
+            }
+        }
+    }
+
     #[test]
     fn derived_pool_names_never_collide_in_a_valid_model() {
         let names = [
@@ -226,6 +276,7 @@ apis:
                 ids.dedup();
                 assert_eq!(ids.len(), n, "{a} + {b}: backend ids collide: {ids:?}");
                 assert_routes_to_hosts(&m);
+                assert_graph_routes_to_hosts(&m);
             }
         }
         // Both outcomes occur, so the loop checks something either way.
@@ -244,6 +295,7 @@ apis:
         // Fix 1: rename the second model.
         let m = load_spec(&spec("gpt-4.1", "gpt-41", "")).unwrap();
         assert_routes_to_hosts(&m);
+        assert_graph_routes_to_hosts(&m);
         // Fix 2: route the second model to a declared pool of its hosts' subset.
         let m = load_spec(&spec(
             "gpt-4.1",
@@ -252,6 +304,7 @@ apis:
         ))
         .unwrap();
         assert_routes_to_hosts(&m);
+        assert_graph_routes_to_hosts(&m);
         let derived: Vec<_> = m
             .pools
             .iter()
@@ -266,6 +319,7 @@ apis:
         ))
         .unwrap();
         assert_routes_to_hosts(&m);
+        assert_graph_routes_to_hosts(&m);
         let p = m.pool("gpt-4-1-pool").unwrap();
         assert_eq!(p.derived_for.as_deref(), Some("gpt-4-1"));
         let members: Vec<_> = p.members.iter().map(|m| m.foundry.as_str()).collect();

@@ -26,14 +26,15 @@ pub struct Spec {
     pub naming: Option<NamingSpec>,
     /// Azure AI Foundry resources (Cognitive Services accounts of kind AIServices).
     pub foundries: Req<Vec<FoundrySpec>>,
-    /// Model deployments.
+    /// Model deployments. Names are unique ignoring case.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
     pub apim: Req<ApimSpec>,
-    /// APIM backend pools, by name.
+    /// APIM backend pools, by name. Foundries, pools and the pools gw derives for models
+    /// (`gpt-4.1` -> `gpt-4-1-pool`) share APIM's backend ids: unique ignoring case.
     #[serde(default)]
     pub pools: NamedMap<PoolSpec>,
-    /// APIs the gateway exposes, by name.
+    /// APIs the gateway exposes, by name (unique ignoring case).
     pub apis: Req<NamedMap<ApiSpec>>,
 }
 
@@ -123,7 +124,9 @@ pub struct SubscriptionSpec {
 #[schemars(deny_unknown_fields)]
 pub struct PoolSpec {
     pub members: Req<Vec<MemberSpec>>,
-    /// Applied to every member's backend.
+    /// Applied to every member's backend (the breaker is per backend: one model's 429 trips
+    /// the foundry for every model routed through it). Default, when no pool of the foundry
+    /// gives one: trip on 1 429 within 1m, for Retry-After or else 1m, so the pool fails over.
     #[serde(default)]
     pub circuit_breaker: Option<Sp<BreakerSpec>>,
     #[serde(default)]
