@@ -132,9 +132,12 @@ fn token_width(line: &str, col: usize) -> usize {
         let q = rest.chars().next().unwrap_or('"');
         rest[1..].find(q).map(|i| i + 2).unwrap_or(rest.len())
     } else {
+        // A key alone on its line (`pool1:`) is underlined without its colon.
+        let key_end = rest.strip_suffix(':').map_or(rest.len(), str::len);
         rest.find([',', '}', ']', '#'])
             .unwrap_or(rest.len())
             .min(rest.find(": ").unwrap_or(rest.len()))
+            .min(key_end)
     };
     rest[..n].trim_end().chars().count().max(1)
 }
