@@ -147,6 +147,7 @@ fn collisions_name_both_places() {
         ("collide-api-case.yaml", ":24:", ":21:"),
         ("collide-subscription-case.yaml", ":17:", ":16:"),
         ("collide-model-case.yaml", ":10:", ":9:"),
+        ("collide-tag-case.yaml", ":5:28", ":5:11"),
     ];
     for (fixture, at, first) in cases {
         let path = root().join("tests/fixtures/invalid").join(fixture);

@@ -80,7 +80,15 @@ fn resource_group(d: &mut Diags, rg: &spec::ResourceGroupSpec) -> ResourceGroup 
     );
     d.region(&rg.location, "resource_group.location");
     let mut tags = BTreeMap::new();
+    let mut seen = BTreeMap::new();
     for (k, v) in rg.tags.iter() {
+        // Azure tag names ignore case: `Owner` and `owner` would be one tag.
+        d.duplicate(
+            &mut seen,
+            k,
+            &format!("resource_group.tags.{}", k.value),
+            "tag",
+        );
         if k.value.len() > 512 || v.len() > 256 || k.value.is_empty() {
             d.err_hint(
                 k.loc,
