@@ -28,6 +28,15 @@ pub struct Diagnostic {
     pub path: String,
     pub message: String,
     pub hint: Option<String>,
+    /// A second place the problem involves (the first of two names that collide), drawn
+    /// with its own excerpt so both places are shown.
+    pub note: Option<Note>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub loc: Loc,
+    pub message: String,
 }
 
 impl Diagnostic {
@@ -37,6 +46,7 @@ impl Diagnostic {
             path: path.into(),
             message: message.into(),
             hint: None,
+            note: None,
         }
     }
 
@@ -66,6 +76,7 @@ impl Diagnostic {
             path: String::new(),
             message,
             hint,
+            note: None,
         }
     }
 
@@ -77,33 +88,38 @@ impl Diagnostic {
         } else {
             let _ = writeln!(out, "error: {}: {}", self.path, self.message);
         }
-        if self.loc.is_known() {
-            let num = self.loc.line.to_string();
-            let pad = " ".repeat(num.len());
-            let _ = writeln!(
-                out,
-                "{pad}--> {}:{}:{}",
-                source.name, self.loc.line, self.loc.column
-            );
-            if let Some(line) = source.text.lines().nth(self.loc.line as usize - 1) {
-                let col = self.loc.column.max(1) as usize - 1;
-                let width = token_width(line, col);
-                let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{num} | {line}");
-                let lead: String = line
-                    .chars()
-                    .take(col)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(width));
-            }
-        } else {
-            let _ = writeln!(out, "  --> {}", source.name);
+        excerpt(&mut out, source, self.loc);
+        if let Some(n) = &self.note {
+            let _ = writeln!(out, "note: {}", n.message);
+            excerpt(&mut out, source, n.loc);
         }
         if let Some(h) = &self.hint {
             let _ = writeln!(out, "hint: {h}");
         }
         out
+    }
+}
+
+/// ` --> file:line:col` and the source line with a caret under `loc`.
+fn excerpt(out: &mut String, source: &Source, loc: Loc) {
+    if !loc.is_known() {
+        let _ = writeln!(out, "  --> {}", source.name);
+        return;
+    }
+    let num = loc.line.to_string();
+    let pad = " ".repeat(num.len());
+    let _ = writeln!(out, "{pad}--> {}:{}:{}", source.name, loc.line, loc.column);
+    if let Some(line) = source.text.lines().nth(loc.line as usize - 1) {
+        let col = loc.column.max(1) as usize - 1;
+        let width = token_width(line, col);
+        let _ = writeln!(out, "{pad} |");
+        let _ = writeln!(out, "{num} | {line}");
+        let lead: String = line
+            .chars()
+            .take(col)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(width));
     }
 }
 
@@ -116,9 +132,12 @@ fn token_width(line: &str, col: usize) -> usize {
         let q = rest.chars().next().unwrap_or('"');
         rest[1..].find(q).map(|i| i + 2).unwrap_or(rest.len())
     } else {
+        // A key alone on its line (`pool1:`) is underlined without its colon.
+        let key_end = rest.strip_suffix(':').map_or(rest.len(), str::len);
         rest.find([',', '}', ']', '#'])
             .unwrap_or(rest.len())
             .min(rest.find(": ").unwrap_or(rest.len()))
+            .min(key_end)
     };
     rest[..n].trim_end().chars().count().max(1)
 }

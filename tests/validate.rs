@@ -41,6 +41,14 @@ fn invalid_fixtures() {
                 "{}: every problem says how to fix it: {d:?}",
                 source.name
             );
+            // A hint that lists nothing (`name a pool or a foundry: `) says nothing.
+            if let Some(h) = &d.hint {
+                assert!(
+                    !h.trim().is_empty() && !h.trim_end().ends_with(':'),
+                    "{}: an empty hint: {d:?}",
+                    source.name
+                );
+            }
         }
         insta::assert_snapshot!(render_all(&diags, &source));
     });
@@ -60,6 +68,40 @@ fn five_problems_are_reported_at_once() {
     assert!(run.stderr.contains("5 problems found"));
     // In file order, each pointing at its line.
     for line in [":4:13", ":9:73", ":21:20", ":22:34", ":26:14"] {
+        assert!(
+            run.stderr.contains(line),
+            "missing {line} in {}",
+            run.stderr
+        );
+    }
+}
+
+/// An unknown field and a missing one no longer stop the parse: they are reported with the
+/// three rule violations in the same file, each at its place.
+#[test]
+fn unknown_and_missing_fields_are_reported_with_the_rest() {
+    let path = root().join("tests/fixtures/invalid/all-at-once.yaml");
+    let run = gw().args(["validate", "-f"]).arg_path(&path).run();
+    assert_eq!(run.code, 1);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "error: resource_group.location: unknown Azure region `eastus9`",
+            "error: models[0].sku: unknown deployment sku `Global`",
+            "error: apim.publisher_name: missing field `publisher_name`",
+            "error: apis.inference.backend: unknown backend `pool9`",
+            "error: apis.inference.subscription_requird: unknown field `subscription_requird`",
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("5 problems found"));
+    for line in [":4:13", ":9:73", ":10:1", ":25:14", ":26:5"] {
         assert!(
             run.stderr.contains(line),
             "missing {line} in {}",
@@ -90,4 +132,43 @@ fn missing_file_says_how_to_fix() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("gw.yaml"), "{}", run.stderr);
     assert!(run.stderr.contains("-f PATH"), "{}", run.stderr);
+}
+
+/// Names that APIM or Azure would treat as one id are rejected, and the error shows both
+/// places: the name reported and the one it collides with, each as file:line:col.
+#[test]
+fn collisions_name_both_places() {
+    let cases = [
+        // (fixture, reported at, collides with)
+        ("collide-derived-pools.yaml", ":11:", ":10:"),
+        ("collide-derived-user-pool.yaml", ":9:", ":16:"),
+        ("collide-pool-foundry-case.yaml", ":16:", ":6:"),
+        ("collide-pool-case.yaml", ":20:", ":16:"),
+        ("collide-api-case.yaml", ":24:", ":21:"),
+        ("collide-subscription-case.yaml", ":17:", ":16:"),
+        ("collide-model-case.yaml", ":10:", ":9:"),
+        ("collide-tag-case.yaml", ":5:28", ":5:11"),
+    ];
+    for (fixture, at, first) in cases {
+        let path = root().join("tests/fixtures/invalid").join(fixture);
+        let run = gw().args(["validate", "-f"]).arg_path(&path).run();
+        assert_eq!(run.code, 1, "{fixture}: {}", run.stderr);
+        let errors: Vec<&str> = run.stderr.split("\nerror: ").collect();
+        assert_eq!(errors.len(), 1, "{fixture}: one problem: {}", run.stderr);
+        let locs: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("--> "))
+            .collect();
+        assert_eq!(locs.len(), 2, "{fixture}: two places: {}", run.stderr);
+        assert!(
+            locs[0].contains(&format!("{fixture}{at}")),
+            "{fixture}: {locs:?}"
+        );
+        assert!(
+            locs[1].contains(&format!("{fixture}{first}")),
+            "{fixture}: {locs:?}"
+        );
+        assert!(run.stderr.contains("\nnote: "), "{}", run.stderr);
+    }
 }

@@ -39,7 +39,7 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
             if g.output == Output::Json {
                 let problems: Vec<_> = diags
                     .iter()
-                    .map(|d| serde_json::json!({ "file": source.name, "line": d.loc.line, "column": d.loc.column, "path": d.path, "message": d.message, "hint": d.hint }))
+                    .map(|d| serde_json::json!({ "file": source.name, "line": d.loc.line, "column": d.loc.column, "path": d.path, "message": d.message, "hint": d.hint, "note": d.note.as_ref().map(|n| serde_json::json!({ "line": n.loc.line, "column": n.loc.column, "message": n.message })) }))
                     .collect();
                 super::print_stdout(&format!(
                     "{}\n",

@@ -1,5 +1,6 @@
 //! The `apis:` section: each API's type, where it sends requests, and its retry.
 
+use super::backends::Backends;
 use super::diags::{Diags, listing};
 use super::names;
 use super::routing::by_model;
@@ -9,35 +10,6 @@ use crate::spec::{ApiSpec, NamedMap, Sp};
 use std::collections::BTreeMap;
 
 const API_TYPES: &[&str] = &["azure-openai", "azure-ai", "openai"];
-
-/// The names a `backend:` or a route may target: pools first, then foundries (they share
-/// APIM's backend namespace, and validation keeps them apart).
-pub(super) struct Backends<'a> {
-    pub pools: &'a [&'a str],
-    pub foundries: &'a [&'a str],
-}
-
-impl Backends<'_> {
-    /// Looks a target up, reporting an unknown one with the closest name.
-    pub fn resolve(&self, d: &mut Diags, s: &Sp<String>, path: &str) -> Option<Target> {
-        if self.pools.contains(&s.value.as_str()) {
-            return Some(Target::Pool(s.value.clone()));
-        }
-        if self.foundries.contains(&s.value.as_str()) {
-            return Some(Target::Foundry(s.value.clone()));
-        }
-        let all: Vec<&str> = self
-            .pools
-            .iter()
-            .chain(self.foundries.iter())
-            .copied()
-            .collect();
-        let hint = did_you_mean(&s.value, all.iter().copied())
-            .or_else(|| Some(format!("name a pool or a foundry: {}", listing(&all))));
-        d.err_hint(s.loc, path, format!("unknown backend `{}`", s.value), hint);
-        None
-    }
-}
 
 /// The APIs, and the pools derived for models that several foundries host.
 pub(super) fn apis(
@@ -49,6 +21,7 @@ pub(super) fn apis(
 ) -> (Vec<Api>, Vec<Pool>) {
     let mut apis = Vec::new();
     let mut seen_paths = BTreeMap::new();
+    let mut seen_names = BTreeMap::new();
     if spec_apis.is_empty() {
         d.err_hint(
             spec_apis.loc,
@@ -61,6 +34,8 @@ pub(super) fn apis(
     for (key, api) in spec_apis.iter() {
         let path = format!("apis.{}", key.value);
         d.name(key.loc, &path, names::entity("API", &key.value, 80));
+        // APIM's API ids ignore case: `inference` and `INFERENCE` would be one API.
+        d.duplicate(&mut seen_names, key, &path, "API");
         d.name(
             api.path.loc,
             format!("{path}.path"),

@@ -2,7 +2,7 @@
 
 use super::names::NameError;
 use super::regions;
-use crate::diag::{Diagnostic, did_you_mean};
+use crate::diag::{Diagnostic, Note, did_you_mean};
 use crate::spec::{Loc, Sp};
 use std::collections::BTreeMap;
 
@@ -10,6 +10,15 @@ use std::collections::BTreeMap;
 pub(super) struct Diags(pub(super) Vec<Diagnostic>);
 
 impl Diags {
+    /// Every problem, sorted by position in the file; `Ok` when there are none.
+    pub(super) fn finish(self) -> Result<(), Vec<Diagnostic>> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let mut v = self.0;
+        v.sort_by_key(|x| (x.loc, x.path.clone()));
+        Err(v)
+    }
     pub(super) fn err(
         &mut self,
         loc: Loc,
@@ -28,6 +37,23 @@ impl Diags {
     ) {
         let d = self.err(loc, path, msg);
         d.hint = hint;
+    }
+    /// A problem that involves two places: `loc` is reported, `first` is drawn beside it.
+    pub(super) fn collision(
+        &mut self,
+        loc: Loc,
+        path: impl Into<String>,
+        msg: impl Into<String>,
+        first: Loc,
+        note: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let d = self.err(loc, path, msg);
+        d.note = Some(Note {
+            loc: first,
+            message: note.into(),
+        });
+        d.hint = Some(hint.into());
     }
     pub(super) fn name(&mut self, loc: Loc, path: impl Into<String>, r: Result<(), NameError>) {
         if let Err(e) = r {
@@ -68,18 +94,27 @@ impl Diags {
         what: &str,
     ) {
         if let Some(first) = seen.get(&s.value.to_lowercase()) {
-            self.err_hint(
+            self.collision(
                 s.loc,
                 path,
                 format!("duplicate {what} `{}`", s.value),
-                Some(format!(
-                    "names must be unique (case-insensitive); the first is at line {}",
-                    first.line
-                )),
+                *first,
+                "the first is here",
+                format!("each {what} must be unique, ignoring case: rename or remove one of them"),
             );
         } else {
             seen.insert(s.value.to_lowercase(), s.loc);
         }
+    }
+}
+
+/// `"{intro}: `a`, `b`"`, or `none` (what to declare) when there is nothing to list, so a
+/// hint never ends in an empty list.
+pub(super) fn choices(intro: &str, items: &[&str], none: &str) -> String {
+    if items.is_empty() {
+        none.to_string()
+    } else {
+        format!("{intro}: {}", listing(items))
     }
 }
 
@@ -102,8 +137,18 @@ pub(super) fn known_foundry(
     if foundry_names.contains(&s.value.as_str()) {
         return true;
     }
-    let hint = did_you_mean(&s.value, foundry_names.iter().copied())
-        .or_else(|| Some(format!("declared foundries: {}", listing(foundry_names))));
-    d.err_hint(s.loc, path, format!("unknown foundry `{}`", s.value), hint);
+    let hint = did_you_mean(&s.value, foundry_names.iter().copied()).unwrap_or_else(|| {
+        choices(
+            "declared foundries",
+            foundry_names,
+            "declare the foundry under `foundries:` first",
+        )
+    });
+    d.err_hint(
+        s.loc,
+        path,
+        format!("unknown foundry `{}`", s.value),
+        Some(hint),
+    );
     false
 }

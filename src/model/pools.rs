@@ -10,26 +10,19 @@ use std::collections::BTreeMap;
 
 pub const MAX_POOL_MEMBERS: usize = 30;
 
-/// The declared pools, and each member foundry's breaker with the pool that set it.
+/// The declared pools. Their names share APIM's backend namespace with the foundries and
+/// derived pools, checked in `namespaces`.
 pub(super) fn pools(
     d: &mut Diags,
     spec_pools: &NamedMap<PoolSpec>,
     foundry_names: &[&str],
     consumption: bool,
-) -> (Vec<Pool>, BTreeMap<String, (Breaker, String)>) {
+) -> Vec<Pool> {
     let mut pools = Vec::new();
     let mut breaker_of: BTreeMap<String, (Breaker, String)> = BTreeMap::new();
     for (key, p) in spec_pools.iter() {
         let path = format!("pools.{}", key.value);
         d.name(key.loc, &path, names::entity("backend", &key.value, 80));
-        if foundry_names.contains(&key.value.as_str()) {
-            d.err_hint(
-                key.loc,
-                &path,
-                format!("pool `{}` has the name of a foundry", key.value),
-                Some("foundries and pools share APIM's backend names; rename the pool".into()),
-            );
-        }
         if p.members.is_empty() {
             d.err_hint(
                 p.members.loc,
@@ -129,5 +122,5 @@ pub(super) fn pools(
             derived_for: None,
         });
     }
-    (pools, breaker_of)
+    pools
 }

@@ -1,6 +1,7 @@
 //! `routing: by-model`: which backend or pool serves each model.
 
-use super::diags::{Diags, listing};
+use super::backends::Backends;
+use super::diags::{Diags, choices};
 use super::types::*;
 use crate::diag::did_you_mean;
 use crate::spec::{NamedMap, Sp};
@@ -17,7 +18,7 @@ pub(super) fn by_model(
     deployments: &[Deployment],
     pools: &[Pool],
     derived: &mut Vec<Pool>,
-    backends: &super::apis::Backends,
+    backends: &Backends,
 ) -> Routing {
     let model_names: Vec<&str> = deployments.iter().map(|m| m.name.as_str()).collect();
     for (i, p) in deny.iter().enumerate() {
@@ -34,13 +35,18 @@ pub(super) fn by_model(
     for (model, target) in routes.iter() {
         let rpath = format!("{path}.routes.{}", model.value);
         let Some(dep) = deployments.iter().find(|m| m.name == model.value) else {
-            let hint = did_you_mean(model, model_names.iter().copied())
-                .or_else(|| Some(format!("declared models: {}", listing(&model_names))));
+            let hint = did_you_mean(model, model_names.iter().copied()).unwrap_or_else(|| {
+                choices(
+                    "declared models",
+                    &model_names,
+                    "declare the model under `models:` first",
+                )
+            });
             d.err_hint(
                 model.loc,
                 rpath,
                 format!("unknown model `{}`", model.value),
-                hint,
+                Some(hint),
             );
             continue;
         };
@@ -83,7 +89,13 @@ pub(super) fn by_model(
             continue;
         } else {
             let name = derived_pool_name(&dep.name);
-            if !derived.iter().any(|p| p.name == name) {
+            // One pool per model, shared by every API that routes it. Two models may derive
+            // the same name (`gpt-4.1`, `gpt-4-1`): each still gets its own pool here, and
+            // `namespaces` rejects the clash, so neither is ever sent to the other's hosts.
+            if !derived
+                .iter()
+                .any(|p| p.derived_for.as_deref() == Some(dep.name.as_str()))
+            {
                 derived.push(Pool {
                     name: name.clone(),
                     members: dep

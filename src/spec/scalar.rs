@@ -7,7 +7,7 @@ use std::fmt;
 
 /// A scalar written as a number or a string (`429`, `500-599`, `30s`, `PT1M`). Kept as text;
 /// the model parses it, so a bad value gets a located, explained error rather than a type error.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scalar(pub String);
 
 impl<'de> Deserialize<'de> for Scalar {
@@ -55,8 +55,8 @@ pub enum AffinitySpec {
     Cookie(Option<String>),
 }
 
+/// Other keys are reported by `fields` (the schema below denies them).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AffinityMap {
     cookie: Option<String>,
 }

@@ -1,52 +1,56 @@
 //! The raw shape of gw.yaml, as written (`../design/spec.md`). Nothing here is validated
 //! beyond its YAML types: the `model` module turns a `Spec` into a checked `Model`.
 //! Every field keeps its location (`Sp`) so validation errors can point at it.
+//! Unknown fields are ignored and required ones (`Req`) default when missing, so that one
+//! such slip does not hide every other problem: `fields` reports both, from the schema
+//! these types derive (`schemars(deny_unknown_fields)` keeps `additionalProperties: false`).
 
 use super::map::NamedMap;
 use super::scalar::{AffinitySpec, Scalar};
-use super::spanned::Sp;
+use super::spanned::{Req, Sp};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// An AI gateway on Azure API Management in front of Azure AI Foundry model deployments.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(title = "gw.yaml")]
 pub struct Spec {
     /// Format version of this file; only `1` exists.
-    pub version: Sp<u32>,
+    pub version: Req<u32>,
     /// Azure subscription id. Else `--subscription`, `AZURE_SUBSCRIPTION_ID`, then `az account show`.
     #[serde(default)]
     pub subscription: Option<Sp<String>>,
-    pub resource_group: ResourceGroupSpec,
+    pub resource_group: Req<ResourceGroupSpec>,
     #[serde(default)]
     pub naming: Option<NamingSpec>,
     /// Azure AI Foundry resources (Cognitive Services accounts of kind AIServices).
-    pub foundries: Sp<Vec<FoundrySpec>>,
-    /// Model deployments.
+    pub foundries: Req<Vec<FoundrySpec>>,
+    /// Model deployments. Names are unique ignoring case.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
-    pub apim: ApimSpec,
-    /// APIM backend pools, by name.
+    pub apim: Req<ApimSpec>,
+    /// APIM backend pools, by name. Foundries, pools and the pools gw derives for models
+    /// (`gpt-4.1` -> `gpt-4-1-pool`) share APIM's backend ids: unique ignoring case.
     #[serde(default)]
     pub pools: NamedMap<PoolSpec>,
-    /// APIs the gateway exposes, by name.
-    pub apis: Sp<NamedMap<ApiSpec>>,
+    /// APIs the gateway exposes, by name (unique ignoring case).
+    pub apis: Req<NamedMap<ApiSpec>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ResourceGroupSpec {
-    pub name: Sp<String>,
+    pub name: Req<String>,
     /// An Azure region name, e.g. `eastus`.
-    pub location: Sp<String>,
+    pub location: Req<String>,
     /// Tags applied to every resource gw creates that takes tags.
     #[serde(default)]
     pub tags: NamedMap<String>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NamingSpec {
     /// `auto` (default): a stable hash of subscription id and resource group name; a literal
     /// string; or `""` for none. Appended as `-SUFFIX` to globally unique names.
@@ -54,61 +58,61 @@ pub struct NamingSpec {
     pub suffix: Option<Sp<String>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct FoundrySpec {
     /// Short name; the account is NAME-SUFFIX and the APIM backend is NAME.
-    pub name: Sp<String>,
+    pub name: Req<String>,
     /// An Azure region name.
-    pub location: Sp<String>,
+    pub location: Req<String>,
     /// Default true: the gateway authenticates with its managed identity, never a key.
     #[serde(default)]
     pub disable_local_auth: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ModelSpec {
     /// Deployment name (what clients put in the URL or in the body's `model`).
-    pub name: Sp<String>,
+    pub name: Req<String>,
     /// Model name; defaults to `name`.
     #[serde(default)]
     pub model: Option<Sp<String>>,
     /// Model format: OpenAI, DeepSeek, Microsoft, ...
-    pub publisher: Sp<String>,
-    pub version: Sp<Scalar>,
+    pub publisher: Req<String>,
+    pub version: Req<Scalar>,
     /// Standard, GlobalStandard, DataZoneStandard, ProvisionedManaged, ...
-    pub sku: Sp<String>,
+    pub sku: Req<String>,
     /// Thousands of tokens per minute (or PTU for provisioned).
-    pub capacity: Sp<u32>,
+    pub capacity: Req<u32>,
     /// Foundries that host it; default every foundry.
     #[serde(default)]
     pub foundries: Option<Sp<Vec<Sp<String>>>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ApimSpec {
     /// Service name; the service is NAME-SUFFIX.
-    pub name: Sp<String>,
+    pub name: Req<String>,
     /// Region; default the resource group's.
     #[serde(default)]
     pub location: Option<Sp<String>>,
     /// Developer, Basic, Standard, Premium, BasicV2, StandardV2, PremiumV2, Consumption.
-    pub sku: Sp<String>,
+    pub sku: Req<String>,
     #[serde(default)]
     pub capacity: Option<Sp<u32>>,
-    pub publisher_email: Sp<String>,
-    pub publisher_name: Sp<String>,
+    pub publisher_email: Req<String>,
+    pub publisher_name: Req<String>,
     /// APIM subscriptions (keys).
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionSpec>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SubscriptionSpec {
-    pub name: Sp<String>,
+    pub name: Req<String>,
     #[serde(default)]
     pub display_name: Option<Sp<String>>,
     /// The one API the key opens; default every API of the service.
@@ -116,21 +120,23 @@ pub struct SubscriptionSpec {
     pub api: Option<Sp<String>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PoolSpec {
-    pub members: Sp<Vec<MemberSpec>>,
-    /// Applied to every member's backend.
+    pub members: Req<Vec<MemberSpec>>,
+    /// Applied to every member's backend (the breaker is per backend: one model's 429 trips
+    /// the foundry for every model routed through it). Default, when no pool of the foundry
+    /// gives one: trip on 1 429 within 1m, for Retry-After or else 1m, so the pool fails over.
     #[serde(default)]
     pub circuit_breaker: Option<Sp<BreakerSpec>>,
     #[serde(default)]
     pub session_affinity: Option<Sp<AffinitySpec>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct MemberSpec {
-    pub foundry: Sp<String>,
+    pub foundry: Req<String>,
     /// 0-100, lower is preferred; default 1.
     #[serde(default)]
     pub priority: Option<Sp<i64>>,
@@ -139,28 +145,28 @@ pub struct MemberSpec {
     pub weight: Option<Sp<i64>>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BreakerSpec {
     /// Trips after this many matching failures ...
-    pub failures: Sp<i64>,
+    pub failures: Req<i64>,
     /// ... within this window (`30s`, `1m`, `PT1M`).
-    pub interval: Sp<Scalar>,
+    pub interval: Req<Scalar>,
     /// Status codes that count as failures: numbers or ranges (`500-599`). Default [429].
     #[serde(default)]
     pub status_codes: Option<Sp<Vec<Sp<Scalar>>>>,
     /// How long a tripped backend stays out of the pool.
-    pub trip: Sp<Scalar>,
+    pub trip: Req<Scalar>,
     /// Honour the backend's Retry-After instead of `trip`. Default true.
     #[serde(default)]
     pub accept_retry_after: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ApiSpec {
     /// The API is served at {gateway}/PATH/openai/...
-    pub path: Sp<String>,
+    pub path: Req<String>,
     /// azure-openai (default) | azure-ai | openai.
     #[serde(rename = "type", default)]
     pub api_type: Option<Sp<String>>,
@@ -183,8 +189,8 @@ pub struct ApiSpec {
     pub subscription_required: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RetrySpec {
     /// Default: members - 1.
     #[serde(default)]
