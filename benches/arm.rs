@@ -51,6 +51,31 @@ fn main() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     report("gw apply (from nothing)", t.elapsed(), &az);
 
+    // The same apply against an APIM that locks each API for 500 ms after a write (the
+    // catalogue's "seconds"): the policy waits out its API's lock, once per API.
+    let locked = Azure::new();
+    locked.arm.set_latency(LATENCY);
+    locked.arm.set_lro_polls(2);
+    locked.arm.set_retry_after(1);
+    locked.arm.set_page_size(100);
+    locked.arm.set_api_lock(Some(Duration::from_millis(500)));
+    let t = Instant::now();
+    let run = locked
+        .gw()
+        .env_remove("GW_MAX_RETRY_WAIT")
+        .args(["-f"])
+        .args([&spec])
+        .args(["apply", "--auto-approve"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    report("gw apply (API lock, 500 ms settle)", t.elapsed(), &locked);
+    println!(
+        "{:<34} {:>10} {:>10}",
+        "  of which refused by the lock",
+        "",
+        locked.arm.api_lock_refusals()
+    );
+
     for parallelism in ["8", "32"] {
         az.arm.clear_journal();
         let t = Instant::now();
