@@ -143,6 +143,24 @@ fn faults_are_survived_or_reported_and_a_rerun_converges() {
     assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
     let plan = az.run(&["plan", "--detailed-exitcode"], "load-balancing");
     assert_eq!(plan.code, 0, "{}", plan.stdout);
+    // The deployment whose operation failed was left Failed; the re-run repaired it.
+    let rg = az.rg_id("lab-load-balancing");
+    for id in az.arm.list_ids(&rg) {
+        let state = az.arm.get_resource(&id).and_then(|b| {
+            b.pointer("/properties/provisioningState")
+                .and_then(|s| s.as_str())
+                .map(str::to_string)
+        });
+        assert!(
+            state.as_deref().is_none_or(|s| s == "Succeeded"),
+            "{id}: {state:?}"
+        );
+    }
+    assert!(
+        rerun.stderr.contains("replaced: foundries."),
+        "{}",
+        rerun.stderr
+    );
     // No duplicates: one deployment per foundry, one role assignment per foundry.
     let rg = az.rg_id("lab-load-balancing");
     let listed = az.arm.list_ids(&rg);
