@@ -208,13 +208,9 @@ fn offline_plan_needs_no_credentials() {
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(plan["format_version"], 1);
     assert!(plan["spec_digest"].as_str().unwrap().starts_with("sha256:"));
-    assert!(
-        plan["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["action"] == "create")
-    );
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 29, "every resource of the spec");
+    assert!(changes.iter().all(|c| c["action"] == "create"));
     assert!(az.arm.journal().is_empty());
     assert!(az.az.calls().is_empty());
 }
