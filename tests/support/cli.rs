@@ -72,4 +72,9 @@ pub fn example(name: &str) -> PathBuf {
     root().join("examples").join(name).join("gw.yaml")
 }
 
-pub const EXAMPLES: &[&str] = &["load-balancing", "model-routing", "session-affinity"];
+pub const EXAMPLES: &[&str] = &[
+    "load-balancing",
+    "model-routing",
+    "session-affinity",
+    "azure-ai",
+];
