@@ -116,7 +116,7 @@ pub enum ServeError {
     #[error("--mock-fail needs --mock")]
     FailWithoutMock,
     #[error(
-        "no backend for foundr{} {}: calling Azure AI Foundry directly is not supported by `gw serve` yet",
+        "no backend for foundr{} {}: no mock, no --backend, and no credential to call Azure AI Foundry with",
         if .0.len() == 1 { "y" } else { "ies" },
         .0.join(", ")
     )]

@@ -268,6 +268,7 @@ mod tests {
             "/inference/openai/deployments/a%2Fb/chat/completions",
             "/inference/openai/deployments/a%5Cb/chat/completions",
             "/inference/openai/deployments/a%252fb/chat/completions",
+            "/inference/openai/deployments/a\\..\\b/chat/completions",
             "/inference/openai/..",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");

@@ -162,6 +162,24 @@ async fn the_users_own_token_is_never_offered_openly_even_with_insecure() {
         .await;
 }
 
+#[test]
+fn without_mocks_the_cli_refuses_to_offer_the_users_token_on_an_open_address() {
+    let az = crate::support::azure::Azure::new();
+    let args = ["serve", "--insecure", "--listen", "0.0.0.0:0"];
+    let open = az.run(&args, "load-balancing");
+    assert_eq!(open.code, 1, "{}", open.stderr);
+    assert!(
+        open.stderr.contains("with your own Entra token") && open.stderr.contains("GW_SERVE_KEY"),
+        "{}",
+        open.stderr
+    );
+    assert!(
+        open.stderr.contains("--insecure does not lift this"),
+        "{}",
+        open.stderr
+    );
+}
+
 /// Reads stderr lines of a started `gw serve` until it says it is ready.
 async fn until_ready(child: &mut tokio::process::Child) -> String {
     let stderr = child.stderr.take().expect("piped");
