@@ -2,8 +2,12 @@
 //! concurrency, once straight to a mock backend and once through the gateway (pool
 //! selection, breaker bookkeeping, buffering, forwarding, outbound headers).
 //!
+//! Then the memory a burst of large uploads costs: 24 parallel 30 MiB request bodies (what
+//! reached 1.3 GB before serve had a total budget), with the default budget of 64 MiB: the
+//! most request-body bytes the gateway held at once, and the process's peak resident memory.
+//!
 //! `cargo bench --bench serve` runs the full measurement; without `--bench` (as under
-//! `cargo test --benches`) it runs a short smoke pass.
+//! `cargo test --benches`) it runs a short smoke pass of the latency part.
 
 use gw::diag::Source;
 use gw::model::Context;
@@ -20,23 +24,91 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(run(total));
+    rt.block_on(uploads());
 }
 
-async fn run(total: usize) {
-    let path = format!(
-        "{}/examples/load-balancing/gw.yaml",
-        env!("CARGO_MANIFEST_DIR")
+const UPLOADS: usize = 24;
+const UPLOAD_MIB: usize = 30;
+
+/// 24 parallel 30 MiB uploads through the gateway; prints what it held.
+async fn uploads() {
+    let h = serve::start(load("load-balancing"), options())
+        .await
+        .expect("serve");
+    let url = format!(
+        "{}/inference/openai/deployments/gpt-4o-mini/chat/completions",
+        h.url()
     );
+    // One buffer shared by every upload, so the client side adds 30 MiB, not 720.
+    let body = bytes::Bytes::from(vec![b' '; UPLOAD_MIB << 20]);
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let before = peak_rss_kib();
+    let tasks: Vec<_> = (0..UPLOADS)
+        .map(|_| {
+            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            tokio::spawn(async move {
+                let r = client.post(&url).body(body).send().await.expect("send");
+                r.status().as_u16()
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for t in tasks {
+        if t.await.expect("task") == 413 {
+            refused += 1;
+        }
+    }
+    let after = peak_rss_kib();
+    println!(
+        "gw serve uploads: {UPLOADS} x {UPLOAD_MIB} MiB in parallel, budget {} MiB",
+        serve::budget::BODY_BUDGET >> 20
+    );
+    println!(
+        "  peak request-body bytes held: {:.1} MiB; refused with 413: {refused}",
+        h.body_bytes_peak() as f64 / (1 << 20) as f64
+    );
+    match (before, after) {
+        (Some(b), Some(a)) => println!(
+            "  process peak RSS: {:.0} MiB before, {:.0} MiB after (+{:.0} MiB)",
+            b as f64 / 1024.0,
+            a as f64 / 1024.0,
+            a.saturating_sub(b) as f64 / 1024.0
+        ),
+        _ => println!("  process peak RSS: not available on this system"),
+    }
+    h.stop().await;
+}
+
+/// The process's peak resident set (VmHWM), in KiB, where /proc has it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn load(name: &str) -> gw::model::Model {
+    let path = format!("{}/examples/{name}/gw.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("example");
-    let model = gw::model::load(&Source::new(path, text), &Context { subscription: None })
-        .expect("valid example");
-    let opts = ServeOptions {
+    gw::model::load(&Source::new(path, text), &Context { subscription: None })
+        .expect("valid example")
+}
+
+fn options() -> ServeOptions {
+    ServeOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
         mock: true,
         seed: Some(1),
         ..ServeOptions::default()
-    };
-    let h = serve::start(model, opts).await.expect("serve");
+    }
+}
+
+async fn run(total: usize) {
+    let h = serve::start(load("load-balancing"), options())
+        .await
+        .expect("serve");
     let q = "deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21";
     let direct = format!("http://{}/openai/{q}", h.mock_addrs["foundry1"]);
     let gateway = format!("{}/inference/openai/{q}", h.url());

@@ -163,12 +163,15 @@ pub struct ServeArgs {
     /// Make a mock fail: NAME=STATUS[:RETRY_AFTER_SECONDS][@RATE], e.g. foundry1=429, foundry1=429:5, foundry1=429@0.5. Repeatable.
     #[arg(long = "mock-fail", value_name = "NAME=STATUS", value_parser = crate::serve::mock::parse_fail_assignment)]
     pub mock_fail: Vec<(String, crate::serve::FailSpec)>,
-    /// Send a foundry's requests to URL (its endpoint; `/openai/...` is appended). Repeatable.
+    /// Send a foundry's requests to URL (its endpoint; the API type's path, `/openai/...` or `/models/...`, is appended). Repeatable.
     #[arg(long = "backend", value_name = "NAME=URL", value_parser = parse_backend)]
     pub backend: Vec<(String, url::Url)>,
-    /// Require this subscription key in the `api-key` header or query; without it any key is accepted.
-    #[arg(long)]
+    /// Require this subscription key in the `api-key` header or query (and on the `/_gw` admin endpoints); without it any key is accepted. Prefer the environment variable: a flag shows in `ps` and shell history.
+    #[arg(long, env = crate::env::GW_SERVE_KEY, hide_env_values = true)]
     pub key: Option<String>,
+    /// Listen on a non-loopback address without --key (anyone who can reach it may use the gateway).
+    #[arg(long)]
+    pub insecure: bool,
     /// Seed pool selection and mock failure rates, for repeatable runs.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -179,8 +182,8 @@ pub struct VerifyArgs {
     /// The gateway's URL, e.g. http://127.0.0.1:8080 or https://NAME.azure-api.net.
     #[arg(long)]
     pub gateway: Option<String>,
-    /// Subscription key sent in `api-key`.
-    #[arg(long)]
+    /// Subscription key sent in `api-key`. Prefer the environment variable: a flag shows in `ps` and shell history.
+    #[arg(long, env = crate::env::GW_VERIFY_KEY, hide_env_values = true)]
     pub key: Option<String>,
     /// Requests per burst.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]

@@ -71,3 +71,10 @@ pub const AZURESUBSCRIPTION_TENANT_ID: &str = "AZURESUBSCRIPTION_TENANT_ID";
 /// Seconds apply keeps retrying a role assignment while the new APIM identity replicates
 /// in Entra ID (`PrincipalNotFound`); default 300.
 pub const GW_PRINCIPAL_WAIT: &str = "GW_PRINCIPAL_WAIT";
+
+/// The subscription key `gw serve` requires from callers (in `api-key`) and on its `/_gw`
+/// admin endpoints; same as `--key`, without showing in `ps` or shell history. Never printed.
+pub const GW_SERVE_KEY: &str = "GW_SERVE_KEY";
+
+/// The subscription key `gw verify` sends in `api-key`; same as `--key`. Never printed.
+pub const GW_VERIFY_KEY: &str = "GW_VERIFY_KEY";

@@ -8,6 +8,9 @@ use gw::verify::{self, GatewayTarget, Probe, Report, VerifyOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod api_types;
+mod security;
+
 fn example_path(name: &str) -> String {
     format!("{}/examples/{name}/gw.yaml", env!("CARGO_MANIFEST_DIR"))
 }
@@ -146,7 +149,7 @@ fn responses_url(h: &ServeHandle) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_passes_verify_against_serve_mock() {
-    for name in ["load-balancing", "model-routing", "session-affinity"] {
+    for name in crate::support::cli::EXAMPLES {
         let m = model(&example_text(name));
         let h = start(&m, None, None).await;
         let r = run_verify(&m, &h, 20, &[]).await;
@@ -379,44 +382,46 @@ async fn the_subscription_key_is_checked_when_given() {
     h.stop().await;
 }
 
-async fn gw(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_gw"))
-        .args(args)
+/// `gw` as a user starts it, with `env` set and no key variables inherited.
+fn gw_command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_gw"));
+    cmd.args(args)
         .env("NO_COLOR", "1")
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
-        .output()
-        .await
-        .expect("gw runs")
+        .env_remove("GW_SERVE_KEY")
+        .env_remove("GW_VERIFY_KEY")
+        .envs(env.iter().copied())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn gw(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    gw_command(args, env).output().await.expect("gw runs")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_verify_command_prints_json_writes_html_and_exits_by_result() {
     let spec = example_path("session-affinity");
     let m = model(&example_text("session-affinity"));
-    let h = start(&m, None, None).await;
+    // The key comes from GW_VERIFY_KEY: without it every request would answer 401.
+    let key = "secret-0123456789abcd";
+    let h = start(&m, None, Some(key)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let html = dir.path().join("report.html");
     let html_arg = html.display().to_string();
     let url = h.url();
-    let out = gw(&[
-        "verify",
-        "-f",
-        &spec,
-        "--gateway",
-        &url,
-        "--key",
-        "secret-abcd",
-        "-o",
-        "json",
-        "--report",
-        &html_arg,
-    ])
+    let env = [("GW_VERIFY_KEY", key)];
+    let verify = ["verify", "-f", spec.as_str(), "--gateway", url.as_str()];
+    let out = gw(
+        &[&verify[..], &["-o", "json", "--report", &html_arg]].concat(),
+        &env,
+    )
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        !stderr.contains("secret-abcd") && stderr.contains("****abcd"),
+        !stderr.contains(key) && stderr.contains("****abcd"),
         "{stderr}"
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
@@ -429,16 +434,7 @@ async fn the_verify_command_prints_json_writes_html_and_exits_by_result() {
     );
 
     // A prediction that does not hold: exit 1, naming it.
-    let out = gw(&[
-        "verify",
-        "-f",
-        &spec,
-        "--gateway",
-        &url,
-        "--down",
-        "foundry1",
-    ])
-    .await;
+    let out = gw(&[&verify[..], &["--down", "foundry1"]].concat(), &env).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -49,12 +49,15 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
     let on_request: Option<serve::RequestCallback> = g
         .verbose
         .then(|| Arc::new(|l: &RequestLog| eprintln!("{}", log_line(l))) as serve::RequestCallback);
+    // An empty GW_SERVE_KEY is no key (and then the listen address must be loopback).
+    let key = a.key.clone().filter(|k| !k.is_empty());
     let options = ServeOptions {
         listen: a.listen,
         mock: a.mock,
         mock_fail: a.mock_fail.clone(),
         backends: a.backend.iter().cloned().collect(),
-        key: a.key.clone(),
+        key: key.clone(),
+        insecure: a.insecure,
         seed: a.seed,
         on_request,
         // Foundries without a mock or a --backend are called for real, with an Entra token.
@@ -70,7 +73,20 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             .map_err(with_hint)?;
         let url = handle.url();
         eprintln!("gw serve: {} on {url}", source.name);
-        let key_note = match &a.key {
+        if key.is_none() && !serve::is_loopback(handle.addr.ip()) {
+            eprintln!(
+                "warning: listening on {} without a key (--insecure): anyone who can reach it can use the gateway and its admin endpoints; set GW_SERVE_KEY to require a key",
+                handle.addr
+            );
+        }
+        if !handle.with_token.is_empty() {
+            eprintln!(
+                "  forwarding to Azure AI Foundry ({}) with your own Entra token: every caller of this gateway spends it{}",
+                handle.with_token.join(", "),
+                if key.is_some() { "" } else { " (so it listens on loopback only without a key)" }
+            );
+        }
+        let key_note = match &key {
             Some(k) => format!("subscription key {} required in api-key", mask(k)),
             None => "any subscription key accepted".to_string(),
         };
@@ -89,8 +105,14 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
                 });
                 eprintln!("  mock {name} ({}): {}{fail}", st.region, st.address);
             }
+            // The key itself is never printed: the hint reads it from the environment.
+            let auth = if key.is_some() {
+                " -H \"api-key: $GW_SERVE_KEY\""
+            } else {
+                ""
+            };
             eprintln!(
-                "  change a mock at run time: curl -X POST {url}{p}/mock/FOUNDRY/fail -H 'content-type: application/json' -d '{{\"status\":429,\"retry_after\":5}}'  (DELETE to heal; GET {url}{p}/breakers)",
+                "  change a mock at run time: curl -X POST {url}{p}/mock/FOUNDRY/fail{auth} -H 'content-type: application/json' -d '{{\"status\":429,\"retry_after\":5}}'  (DELETE to heal; GET {url}{p}/breakers)",
                 p = serve::ADMIN_PREFIX
             );
         }
@@ -115,6 +137,12 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn with_hint(e: ServeError) -> anyhow::Error {
     let hint = match &e {
+        ServeError::OpenWithoutKey { .. } => Some(
+            "require a key (set GW_SERVE_KEY, or --key KEY), listen on loopback (--listen 127.0.0.1:8080), or accept the risk with --insecure",
+        ),
+        ServeError::TokenRelay { .. } => Some(
+            "require a key (set GW_SERVE_KEY, or --key KEY) or listen on loopback (--listen 127.0.0.1:8080); --insecure does not lift this, use --mock or --backend to share a gateway without your token",
+        ),
         ServeError::NoBackend(_) => {
             Some("add --mock for built-in backends, or --backend NAME=URL for each foundry")
         }
@@ -161,28 +189,26 @@ fn log_line(l: &RequestLog) -> String {
     )
 }
 
-/// A secret as it may be shown: `****` and its last four characters.
+/// Keys shorter than this are shown with no character at all: four of a short key are too
+/// large a share of it.
+const MASK_MIN_LEN: usize = 16;
+
+/// A secret as it may be shown: `****` and its last four characters (none for a short key).
 pub fn mask(secret: &str) -> String {
-    let tail: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    if secret.chars().count() <= 4 {
-        "****".into()
-    } else {
-        format!("****{tail}")
+    let n = secret.chars().count();
+    if n < MASK_MIN_LEN {
+        return "****".into();
     }
+    let tail: String = secret.chars().skip(n - 4).collect();
+    format!("****{tail}")
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn masks_all_but_the_last_four() {
-        assert_eq!(super::mask("0123456789abcd"), "****abcd");
+    fn masks_all_but_the_last_four_of_a_long_key_and_all_of_a_short_one() {
+        assert_eq!(super::mask("0123456789abcdef"), "****cdef");
+        assert_eq!(super::mask("0123456789abcde"), "****");
         assert_eq!(super::mask("abc"), "****");
     }
 }

@@ -10,7 +10,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let rt = super::connect::runtime()?;
     let (model, url, key) = match &a.gateway {
         Some(url) => match super::load_model(&source, &super::offline_context(g)) {
-            Ok(m) => (m, url.clone(), a.key.clone()),
+            Ok(m) => (m, url.clone(), a.key.clone().filter(|k| !k.is_empty())),
             Err(code) => return Ok(code),
         },
         // No gateway named: the deployed APIM's, and a key of one of its subscriptions.
@@ -24,7 +24,9 @@ pub fn run(g: &Global, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 let graph = crate::graph::build(&model);
                 super::connect::locate_gateway(&client, &graph)
                     .await
-                    .map(|(url, key)| Ok((model, url, a.key.clone().or(key))))
+                    .map(|(url, key)| {
+                        Ok((model, url, a.key.clone().filter(|k| !k.is_empty()).or(key)))
+                    })
             });
             match found {
                 Ok(Ok(x)) => x,

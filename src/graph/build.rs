@@ -279,7 +279,9 @@ pub fn build(model: &Model) -> Graph {
         let faddr = format!("foundries.{}", f.name);
         let mut props = json!({
             "description": format!("{OWNER_DESCRIPTION}: Foundry {} ({})", f.name, f.location),
-            "url": output_of(&faddr, "properties.endpoint", "openai"),
+            // The account root: each API's policy adds its type's path (`/openai`, `/models`),
+            // so APIs of every type can share the foundry's backend and pools.
+            "url": output_of(&faddr, "properties.endpoint", ""),
             "protocol": "http",
         });
         if let Some(br) = &f.breaker {

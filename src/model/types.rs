@@ -117,6 +117,17 @@ impl ApiType {
             ApiType::OpenAi => "openai",
         }
     }
+
+    /// The path on the Foundry account that this API type's operations live under: the
+    /// gateway forwards `{account endpoint}{foundry_path}{operation path}`. Azure OpenAI
+    /// (`/deployments/...`, `/responses`) and the v1 API (`/v1/...`) are under `/openai`;
+    /// the Azure AI model inference API under `/models`.
+    pub fn foundry_path(&self) -> &'static str {
+        match self {
+            ApiType::AzureOpenAi | ApiType::OpenAi => "/openai",
+            ApiType::AzureAi => "/models",
+        }
+    }
 }
 
 /// Where requests go: a foundry's backend or a pool.

@@ -67,6 +67,7 @@ pub fn render(model: &Model, api: &Api) -> String {
     let ctx = match &api.routing {
         Routing::Single(t) => context! {
             api => &api.name,
+            foundry_path => api.api_type.foundry_path(),
             routing => "single",
             backend_id => t.backend_id(),
             retry_backend => t.backend_id(),
@@ -106,6 +107,7 @@ pub fn render(model: &Model, api: &Api) -> String {
                 .collect();
             context! {
                 api => &api.name,
+                foundry_path => api.api_type.foundry_path(),
                 routing => "by-model",
                 routes => routes_ctx,
                 deny => deny_ctx,

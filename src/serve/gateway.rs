@@ -2,29 +2,31 @@
 //! the policy (pool dispatch, breakers, the retry, the exhausted answer, outbound headers).
 
 use super::breaker::{BreakerState, parse_retry_after};
+use super::budget::{BodyBudget, BodyError};
 use super::route::{self, Decision, Matched};
-use super::{Clock, Mocks, RequestCallback, ServeOptions, TokenProvider, affinity};
+use super::{Clock, Mocks, RequestCallback, ServeOptions, TokenProvider, affinity, is_loopback};
 use crate::model::{Api, Model, Target};
 use axum::Router;
-use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, request::Parts};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::StreamExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 use url::Url;
 
 /// Paths under this prefix are serve's own (mock control, breaker state), never an API's.
 pub const ADMIN_PREFIX: &str = "/_gw";
-
-/// The largest request body the gateway buffers (the retry needs the whole body).
-const MAX_BODY: usize = 32 << 20;
 
 /// APIM's forward-request default timeout.
 const BACKEND_TIMEOUT: Duration = Duration::from_secs(300);
@@ -96,6 +98,9 @@ struct Gateway {
     key: Option<String>,
     mocks: Option<Mocks>,
     on_request: Option<RequestCallback>,
+    budget: Arc<BodyBudget>,
+    max_body: usize,
+    max_response: u64,
 }
 
 pub fn router(
@@ -104,6 +109,7 @@ pub fn router(
     endpoints: BTreeMap<String, Endpoint>,
     mocks: Option<Mocks>,
     seed: u64,
+    budget: Arc<BodyBudget>,
 ) -> Result<Router, reqwest::Error> {
     let breakers = model
         .foundries
@@ -128,16 +134,49 @@ pub fn router(
         key: options.key,
         mocks,
         on_request: options.on_request,
+        budget,
+        max_body: options.max_body,
+        max_response: options.max_response,
     };
-    Ok(Router::new()
+    let gw = Arc::new(gw);
+    let admin = Router::new()
         .route(&format!("{ADMIN_PREFIX}/mock"), get(mock_status))
         .route(
             &format!("{ADMIN_PREFIX}/mock/{{foundry}}/fail"),
             post(mock_fail).delete(mock_heal),
         )
         .route(&format!("{ADMIN_PREFIX}/breakers"), get(breakers_status))
-        .fallback(handle)
-        .with_state(Arc::new(gw)))
+        .route_layer(middleware::from_fn_with_state(gw.clone(), admin_guard));
+    Ok(admin.fallback(handle).with_state(gw))
+}
+
+/// Serve's own endpoints change how the gateway answers (a mock that fails) and show its
+/// state: with a key they need it (in `api-key`), without one they answer loopback callers
+/// only.
+async fn admin_guard(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match &gw.key {
+        Some(key) => {
+            let given = req.headers().get("api-key").map(HeaderValue::as_bytes);
+            if given.is_some_and(|g| bool::from(g.ct_eq(key.as_bytes()))) {
+                next.run(req).await
+            } else {
+                apim_error(
+                    StatusCode::UNAUTHORIZED,
+                    "Access denied: serve's admin endpoints need the gateway's key (--key or GW_SERVE_KEY) in the api-key header.",
+                )
+            }
+        }
+        None if is_loopback(peer.ip()) => next.run(req).await,
+        None => apim_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden: without a key (--key or GW_SERVE_KEY), serve's admin endpoints answer only on this machine.",
+        ),
+    }
 }
 
 async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
@@ -163,6 +202,10 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
 
 impl Gateway {
     async fn answer(&self, parts: Parts, body: Body, log: &mut RequestLog) -> Response {
+        // Before anything else, so such a path is never forwarded, whatever API it matches.
+        if let Err(e) = route::check_path(parts.uri.path()) {
+            return apim_error(StatusCode::BAD_REQUEST, &format!("Bad request: {e}."));
+        }
         let Some(m) =
             route::match_request(&self.model, &self.prefixes, &parts.method, parts.uri.path())
         else {
@@ -173,11 +216,15 @@ impl Gateway {
         if let Some(denied) = self.check_key(api, &parts) {
             return denied;
         }
-        let Ok(body) = to_bytes(body, MAX_BODY).await else {
-            return apim_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "The request body is too large.",
-            );
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        // `_held` keeps the body's share of the budget until the answer is given.
+        let (body, _held) = match self.budget.read(body, declared, self.max_body).await {
+            Ok(read) => read,
+            Err(e) => return body_refused(e),
         };
         let model = route::requested_model(m.deployment_id.as_deref(), &body);
         if !model.is_empty() {
@@ -210,7 +257,7 @@ impl Gateway {
                 StatusCode::UNAUTHORIZED,
                 "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
             )),
-            Some(k) if !constant_time_eq(k.as_bytes(), want.as_bytes()) => Some(apim_error(
+            Some(k) if !bool::from(k.as_bytes().ct_eq(want.as_bytes())) => Some(apim_error(
                 StatusCode::UNAUTHORIZED,
                 "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.",
             )),
@@ -275,7 +322,7 @@ impl Gateway {
             if n < attempts && api.retry.on.contains(&status) {
                 continue;
             }
-            return outbound(resp, set_cookie).await;
+            return outbound(resp, set_cookie, self.max_response);
         }
         self.unavailable(api)
     }
@@ -346,7 +393,14 @@ impl Gateway {
                 &self.client,
             ),
         };
-        let mut url = format!("{}/openai{}", base.as_str().trim_end_matches('/'), m.rest);
+        // The API type's path on the account (as the policy's rewrite-uri does), then the
+        // operation's path exactly as received.
+        let mut url = format!(
+            "{}{}{}",
+            base.as_str().trim_end_matches('/'),
+            self.model.apis[m.api].api_type.foundry_path(),
+            m.rest
+        );
         if let Some(q) = forwarded_query(parts.uri.query()) {
             url.push('?');
             url.push_str(&q);
@@ -360,7 +414,7 @@ impl Gateway {
         if let Some(t) = token
             && let Ok(v) = HeaderValue::from_str(&format!("Bearer {t}"))
         {
-            headers.insert(axum::http::header::AUTHORIZATION, v);
+            headers.insert(header::AUTHORIZATION, v);
         }
         client
             .request(parts.method.clone(), url)
@@ -372,8 +426,19 @@ impl Gateway {
     }
 }
 
-/// The backend's answer as the caller sees it, with the policy's outbound headers.
-async fn outbound(resp: reqwest::Response, set_cookie: Option<String>) -> Response {
+/// The backend's answer as the caller sees it, with the policy's outbound headers. The body
+/// streams through (server-sent events arrive as they are produced), counted: a declared
+/// length over `max` is answered 502 before anything is sent, and a stream that goes over
+/// it is cut.
+fn outbound(resp: reqwest::Response, set_cookie: Option<String>, max: u64) -> Response {
+    if let Some(len) = resp.content_length().filter(|n| *n > max) {
+        return apim_error(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "The backend's answer ({len} bytes) is larger than the gateway's limit of {max} bytes."
+            ),
+        );
+    }
     let status = resp.status();
     let mut headers = HeaderMap::new();
     for (k, v) in resp.headers() {
@@ -387,21 +452,53 @@ async fn outbound(resp: reqwest::Response, set_cookie: Option<String>) -> Respon
         .unwrap_or(HeaderValue::from_static("unknown"));
     headers.insert(HeaderName::from_static("x-backend-region"), region);
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        headers.append(axum::http::header::SET_COOKIE, c);
+        headers.append(header::SET_COOKIE, c);
     }
-    let body = match resp.bytes().await {
-        Ok(b) => b,
-        Err(e) => {
-            return apim_error(
-                StatusCode::BAD_GATEWAY,
-                &format!("The backend's answer was cut short: {}", e.without_url()),
-            );
+    let mut seen: u64 = 0;
+    let body = resp.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| std::io::Error::other(e.without_url()))?;
+        seen += chunk.len() as u64;
+        if seen > max {
+            return Err(std::io::Error::other(format!(
+                "the backend's answer is larger than the gateway's limit of {max} bytes: cut"
+            )));
         }
-    };
-    let mut r = Response::new(Body::from(body));
+        Ok(chunk)
+    });
+    let mut r = Response::new(Body::from_stream(body));
     *r.status_mut() = status;
     *r.headers_mut() = headers;
     r
+}
+
+/// A request body that is not buffered: 413 (over a cap) or 400 (a broken upload).
+fn body_refused(e: BodyError) -> Response {
+    let mib = |n: usize| n >> 20;
+    match e {
+        BodyError::TooLarge { max } => apim_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "The request body is larger than the gateway's limit of {} MiB.",
+                mib(max)
+            ),
+        ),
+        BodyError::OverBudget { total } => {
+            let mut r = apim_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "The gateway is holding its limit of {} MiB of request bodies in flight; retry shortly.",
+                    mib(total)
+                ),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        BodyError::Read(e) => apim_error(
+            StatusCode::BAD_REQUEST,
+            &format!("The request body could not be read: {e}"),
+        ),
+    }
 }
 
 /// The query string without the subscription key.
@@ -427,18 +524,9 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The policy's own answers (`return-response`): JSON, no outbound headers.
 fn json_answer(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// An error in APIM's own format (`{"statusCode":..,"message":..}`).
@@ -494,6 +582,52 @@ async fn breakers_status(State(gw): State<Arc<Gateway>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Source;
+    use crate::model::Context;
+    use tower::ServiceExt;
+
+    fn app(key: Option<&str>) -> Router {
+        let path = format!(
+            "{}/examples/load-balancing/gw.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("example exists");
+        let model = crate::model::load(&Source::new(path, text), &Context { subscription: None })
+            .expect("example is valid");
+        let options = ServeOptions {
+            key: key.map(String::from),
+            ..ServeOptions::default()
+        };
+        let budget = BodyBudget::new(options.body_budget);
+        router(model, options, BTreeMap::new(), None, 1, budget).expect("router")
+    }
+
+    /// GET /_gw/breakers from `peer`, with `api-key` when given: the status.
+    async fn admin(app: Router, peer: [u8; 4], key: Option<&str>) -> u16 {
+        let mut req = Request::builder().uri("/_gw/breakers");
+        if let Some(k) = key {
+            req = req.header("api-key", k);
+        }
+        let mut req = req.body(Body::empty()).expect("request");
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
+        app.oneshot(req).await.expect("answer").status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn admin_endpoints_need_the_key_or_a_loopback_caller() {
+        // No key: this machine only.
+        assert_eq!(admin(app(None), [127, 0, 0, 1], None).await, 200);
+        assert_eq!(admin(app(None), [192, 0, 2, 7], None).await, 403);
+        // A key: needed from everywhere, loopback included.
+        let key = Some("k-0123456789abcdef");
+        assert_eq!(admin(app(key), [127, 0, 0, 1], None).await, 401);
+        assert_eq!(
+            admin(app(key), [127, 0, 0, 1], Some("k-0123456789abcdeX")).await,
+            401
+        );
+        assert_eq!(admin(app(key), [192, 0, 2, 7], key).await, 200);
+    }
 
     #[test]
     fn the_subscription_key_is_not_forwarded_in_the_query() {
@@ -506,12 +640,5 @@ mod tests {
             query_param(Some("a=1&api-key=k%2B"), "api-key").as_deref(),
             Some("k+")
         );
-    }
-
-    #[test]
-    fn keys_compare_whole() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

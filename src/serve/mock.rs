@@ -1,7 +1,10 @@
 //! Built-in OpenAI-compatible backends, one per foundry, each on its own 127.0.0.1 port. They
 //! behave like an Azure OpenAI endpoint as far as routing can tell: `x-ms-region` on every
 //! answer, 404 `DeploymentNotFound` for a model the foundry does not host, Responses API ids
-//! known only to the backend that issued them, and 429 + Retry-After on demand.
+//! known only to the backend that issued them, and 429 + Retry-After on demand. They answer
+//! only the paths a Foundry account serves (`/openai/deployments/{id}/...`, `/openai/responses`,
+//! `/openai/v1/...`, `/models/...`) and 404 anything else, as Azure does, so a gateway that
+//! forwards to the wrong path fails. Each keeps a journal of what it received.
 
 use crate::model::Model;
 use axum::Router;
@@ -13,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,6 +103,21 @@ struct MockState {
     issued: Mutex<HashSet<String>>,
     fail: Mutex<Option<FailSpec>>,
     rng: Mutex<StdRng>,
+    journal: Mutex<VecDeque<Received>>,
+}
+
+/// The journal keeps this many of the latest requests per mock (memory stays bounded).
+const JOURNAL_LEN: usize = 1000;
+
+/// One request as a mock received it: enough to check the path the gateway forwarded to and
+/// the headers it sent (names only, so no key or token is kept).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Received {
+    pub method: String,
+    /// The path and query, as sent.
+    pub path: String,
+    /// Header names, lower-case.
+    pub headers: Vec<String>,
 }
 
 /// The running mocks: their addresses, and a handle to change their failures at run time.
@@ -127,6 +145,18 @@ impl Mocks {
         let state = self.state(foundry)?;
         *state.fail.lock().unwrap_or_else(PoisonError::into_inner) = fail;
         Ok(())
+    }
+
+    /// The latest requests a mock has received, oldest first.
+    pub fn journal(&self, foundry: &str) -> Vec<Received> {
+        self.states.get(foundry).map_or_else(Vec::new, |s| {
+            s.journal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect()
+        })
     }
 
     /// How many requests a mock has received (answered or failed).
@@ -199,6 +229,7 @@ pub async fn start(
             issued: Mutex::new(HashSet::new()),
             fail: Mutex::new(fail),
             rng: Mutex::new(StdRng::seed_from_u64(seed.wrapping_add(i as u64 + 1))),
+            journal: Mutex::new(VecDeque::new()),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         addrs.insert(f.name.clone(), listener.local_addr()?);
@@ -218,6 +249,7 @@ pub async fn start(
 }
 
 /// What a request asks of the mock.
+#[derive(Debug)]
 enum Call {
     /// Chat completions, completions or embeddings; the model from the URL or the body.
     Inference {
@@ -228,28 +260,46 @@ enum Call {
     GetResponse(String),
 }
 
-/// Paths as an Azure OpenAI endpoint serves them under `/openai` (with or without `/v1`).
+/// The paths a Foundry account serves for inference:
+/// - Azure OpenAI: `/openai/deployments/{id}/{chat/completions|completions|embeddings}`,
+///   `POST /openai/responses`, `GET /openai/responses/{id}`;
+/// - the v1 API: `/openai/v1/{chat/completions|embeddings|responses}`, `GET /openai/v1/responses/{id}`
+///   (model in the body, no deployments segment);
+/// - Azure AI model inference: `/models/{chat/completions|embeddings}` (model in the body).
 fn parse_call(method: &Method, path: &str) -> Option<Call> {
-    let rest = path.strip_prefix("/openai")?;
-    let rest = rest.strip_prefix("/v1").unwrap_or(rest);
-    let seg: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    let seg: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     let kind = |tail: &[&str]| match tail {
         ["chat", "completions"] => Some("chat.completion"),
         ["completions"] => Some("text_completion"),
         ["embeddings"] => Some("embedding"),
         _ => None,
     };
-    match (method, seg.as_slice()) {
-        (&Method::POST, ["deployments", id, tail @ ..]) => Some(Call::Inference {
-            kind: kind(tail)?,
-            deployment: Some((*id).to_string()),
-        }),
-        (&Method::POST, ["responses"]) => Some(Call::CreateResponse),
-        (&Method::GET, ["responses", id]) => Some(Call::GetResponse((*id).to_string())),
-        (&Method::POST, tail) => Some(Call::Inference {
-            kind: kind(tail)?,
+    let in_body = |kind: Option<&'static str>| {
+        kind.map(|kind| Call::Inference {
+            kind,
             deployment: None,
-        }),
+        })
+    };
+    match (method, seg.as_slice()) {
+        (&Method::POST, ["openai", "deployments", id, tail @ ..]) if !id.is_empty() => {
+            Some(Call::Inference {
+                kind: kind(tail)?,
+                deployment: Some((*id).to_string()),
+            })
+        }
+        (&Method::POST, ["openai", "responses"] | ["openai", "v1", "responses"]) => {
+            Some(Call::CreateResponse)
+        }
+        (&Method::GET, ["openai", "responses", id] | ["openai", "v1", "responses", id])
+            if !id.is_empty() =>
+        {
+            Some(Call::GetResponse((*id).to_string()))
+        }
+        (&Method::POST, ["openai", "v1", "chat", "completions"]) => in_body(kind(&seg[2..])),
+        (&Method::POST, ["openai", "v1", "embeddings"]) => in_body(kind(&seg[2..])),
+        (&Method::POST, ["models", "chat", "completions"] | ["models", "embeddings"]) => {
+            in_body(kind(&seg[1..]))
+        }
         _ => None,
     }
 }
@@ -257,6 +307,24 @@ fn parse_call(method: &Method, path: &str) -> Option<Call> {
 async fn handle(State(s): State<Arc<MockState>>, req: Request) -> Response {
     s.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
+    {
+        let mut journal = s.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        if journal.len() == JOURNAL_LEN {
+            journal.pop_front();
+        }
+        journal.push_back(Received {
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string()),
+            headers: parts
+                .headers
+                .keys()
+                .map(|k| k.as_str().to_string())
+                .collect(),
+        });
+    }
     let body = to_bytes(body, 16 << 20).await.unwrap_or_default();
     let mut resp = answer(&s, &parts.method, parts.uri.path(), &body);
     if let Ok(v) = HeaderValue::from_str(&s.region) {
@@ -433,30 +501,56 @@ mod tests {
     }
 
     #[test]
-    fn parses_azure_openai_paths() {
+    fn answers_only_the_paths_a_foundry_account_serves() {
+        let post = |p: &str| parse_call(&Method::POST, p);
+        let deployment = |p: &str| match post(p) {
+            Some(Call::Inference { kind, deployment }) => Some((kind, deployment)),
+            _ => None,
+        };
+        assert_eq!(
+            deployment("/openai/deployments/m/chat/completions"),
+            Some(("chat.completion", Some("m".to_string())))
+        );
+        assert_eq!(
+            deployment("/openai/deployments/m/embeddings"),
+            Some(("embedding", Some("m".to_string())))
+        );
+        for (path, kind) in [
+            ("/openai/v1/chat/completions", "chat.completion"),
+            ("/openai/v1/embeddings", "embedding"),
+            ("/models/chat/completions", "chat.completion"),
+            ("/models/embeddings", "embedding"),
+        ] {
+            assert_eq!(deployment(path), Some((kind, None)), "{path}");
+        }
         assert!(matches!(
-            parse_call(&Method::POST, "/openai/deployments/m/chat/completions"),
-            Some(Call::Inference {
-                kind: "chat.completion",
-                deployment: Some(_)
-            })
-        ));
-        assert!(matches!(
-            parse_call(&Method::POST, "/openai/v1/embeddings"),
-            Some(Call::Inference {
-                kind: "embedding",
-                deployment: None
-            })
-        ));
-        assert!(matches!(
-            parse_call(&Method::POST, "/openai/responses"),
+            post("/openai/responses"),
             Some(Call::CreateResponse)
         ));
         assert!(matches!(
-            parse_call(&Method::GET, "/openai/responses/r1"),
+            post("/openai/v1/responses"),
+            Some(Call::CreateResponse)
+        ));
+        assert!(matches!(
+            parse_call(&Method::GET, "/openai/v1/responses/r1"),
             Some(Call::GetResponse(_))
         ));
-        assert!(parse_call(&Method::POST, "/openai/deployments/m/images").is_none());
-        assert!(parse_call(&Method::POST, "/other").is_none());
+        // What a gateway forwarding to the wrong base would send: not a Foundry path.
+        for wrong in [
+            "/openai/chat/completions",
+            "/openai/embeddings",
+            "/openai/models/chat/completions",
+            "/openai/v1/deployments/m/chat/completions",
+            "/models/deployments/m/chat/completions",
+            "/models/responses",
+            "/v1/chat/completions",
+            "/chat/completions",
+            "/openai/deployments/m/images",
+            "/openai/deployments//chat/completions",
+            "/other",
+        ] {
+            assert!(post(wrong).is_none(), "{wrong} is not a Foundry path");
+        }
+        assert!(parse_call(&Method::GET, "/openai/deployments/m/chat/completions").is_none());
     }
 }

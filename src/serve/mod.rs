@@ -8,6 +8,7 @@
 
 pub mod affinity;
 pub mod breaker;
+pub mod budget;
 pub mod clock;
 mod gateway;
 pub mod mock;
@@ -16,12 +17,12 @@ pub mod route;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gateway::{ADMIN_PREFIX, Attempt, RequestLog};
-pub use mock::{FailSpec, Mocks};
+pub use mock::{FailSpec, Mocks, Received};
 
 use crate::model::Model;
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -46,10 +47,20 @@ pub struct ServeOptions {
     pub mock: bool,
     /// Failures the mocks start with.
     pub mock_fail: Vec<(String, FailSpec)>,
-    /// Per-foundry endpoint overrides (the Foundry endpoint: `/openai/...` is appended).
+    /// Per-foundry endpoint overrides (the Foundry endpoint: the API type's path, `/openai`
+    /// or `/models`, and the operation's path are appended).
     pub backends: BTreeMap<String, Url>,
-    /// The subscription key callers must send in `api-key`; None accepts any.
+    /// The subscription key callers must send in `api-key` (and the admin endpoints need);
+    /// None accepts any.
     pub key: Option<String>,
+    /// Listen on a non-loopback address without a key (refused otherwise).
+    pub insecure: bool,
+    /// The largest request body, per request.
+    pub max_body: usize,
+    /// The most request-body bytes held at once, across all requests.
+    pub body_budget: usize,
+    /// The largest backend response passed on, per response.
+    pub max_response: u64,
     /// Seeds pool selection and mock failure rates (a fixed seed gives repeatable runs).
     pub seed: Option<u64>,
     pub clock: Arc<dyn Clock>,
@@ -65,6 +76,10 @@ impl Default for ServeOptions {
             mock_fail: Vec::new(),
             backends: BTreeMap::new(),
             key: None,
+            insecure: false,
+            max_body: budget::MAX_BODY,
+            body_budget: budget::BODY_BUDGET,
+            max_response: MAX_RESPONSE,
             seed: None,
             clock: Arc::new(SystemClock::default()),
             token_provider: None,
@@ -73,14 +88,35 @@ impl Default for ServeOptions {
     }
 }
 
+/// Default largest backend response (per response); streamed answers are counted as they pass.
+pub const MAX_RESPONSE: u64 = 256 << 20;
+
+/// A loopback address (127.0.0.0/8, ::1, or ::ffff:127.x): reachable from this machine only.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(
+        "refusing to listen on {addr} without a key: anyone who can reach it could use the gateway and change its mocks"
+    )]
+    OpenWithoutKey { addr: SocketAddr },
+    #[error(
+        "refusing to listen on {addr} without a key: serve forwards to Azure AI Foundry with your own Entra token (foundr{} {}), which anyone who can reach it could then use",
+        if .foundries.len() == 1 { "y" } else { "ies" },
+        .foundries.join(", ")
+    )]
+    TokenRelay {
+        addr: SocketAddr,
+        foundries: Vec<String>,
+    },
     #[error("`{name}` is not a foundry of the spec (foundries: {known})")]
     UnknownFoundry { name: String, known: String },
     #[error("--mock-fail needs --mock")]
     FailWithoutMock,
     #[error(
-        "no backend for foundr{} {}: calling Azure AI Foundry directly is not supported by `gw serve` yet",
+        "no backend for foundr{} {}: no mock, no --backend, and no credential to call Azure AI Foundry with",
         if .0.len() == 1 { "y" } else { "ies" },
         .0.join(", ")
     )]
@@ -102,7 +138,10 @@ pub struct ServeHandle {
     pub addr: SocketAddr,
     /// Each mock's address, by foundry (empty without `--mock`).
     pub mock_addrs: BTreeMap<String, SocketAddr>,
+    /// Foundries called at their real endpoint with the caller's Entra token.
+    pub with_token: Vec<String>,
     mocks: Option<Mocks>,
+    budget: Arc<budget::BodyBudget>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -116,6 +155,16 @@ impl ServeHandle {
     /// The mocks' control handle: change failures at run time.
     pub fn mocks(&self) -> Option<&Mocks> {
         self.mocks.as_ref()
+    }
+
+    /// The most request-body bytes the gateway has held at once.
+    pub fn body_bytes_peak(&self) -> usize {
+        self.budget.peak()
+    }
+
+    /// Request-body bytes held right now.
+    pub fn body_bytes_held(&self) -> usize {
+        self.budget.held()
     }
 
     /// Stops the gateway and the mocks and waits (briefly) for them to finish.
@@ -234,6 +283,26 @@ pub async fn start(model: Model, options: ServeOptions) -> Result<ServeHandle, S
         let _ = shutdown.send(true);
         return Err(ServeError::NoBackend(missing));
     }
+    let with_token: Vec<String> = endpoints
+        .iter()
+        .filter(|(_, e)| matches!(e, gateway::Endpoint::Azure(..)))
+        .map(|(f, _)| f.clone())
+        .collect();
+    if options.key.is_none() && !is_loopback(options.listen.ip()) {
+        let _ = shutdown.send(true);
+        // The user's own token is never relayed for others, whatever --insecure says.
+        if !with_token.is_empty() {
+            return Err(ServeError::TokenRelay {
+                addr: options.listen,
+                foundries: with_token,
+            });
+        }
+        if !options.insecure {
+            return Err(ServeError::OpenWithoutKey {
+                addr: options.listen,
+            });
+        }
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -245,13 +314,23 @@ pub async fn start(model: Model, options: ServeOptions) -> Result<ServeHandle, S
         source,
     })?;
     let mock_addrs = mocks.as_ref().map(|m| m.addrs.clone()).unwrap_or_default();
-    let app = gateway::router(model, options, endpoints, mocks.clone(), seed)
-        .map_err(ServeError::Client)?;
+    let budget = budget::BodyBudget::new(options.body_budget);
+    let app = gateway::router(
+        model,
+        options,
+        endpoints,
+        mocks.clone(),
+        seed,
+        budget.clone(),
+    )
+    .map_err(ServeError::Client)?;
     let mut stop = rx;
     tasks.push(tokio::spawn(async move {
         let signal = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
+        // The peer's address decides who may use the admin endpoints without a key.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await;
@@ -259,7 +338,9 @@ pub async fn start(model: Model, options: ServeOptions) -> Result<ServeHandle, S
     Ok(ServeHandle {
         addr,
         mock_addrs,
+        with_token,
         mocks,
+        budget,
         shutdown,
         tasks,
     })

@@ -112,6 +112,36 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Refuses a path that could reach another path on the backend once forwarded: a `.` or
+/// `..` segment (raw or percent-encoded in any case, e.g. `%2e%2e`, `.%2E`, double-encoded
+/// `%252e`), or a segment holding an encoded `/` or `\` (`%2f`, `%5c`). The URL library that
+/// builds the forwarded URL resolves dot segments, so `deployments/%2e%2e/...` would
+/// otherwise reach a path the API does not expose, with the gateway's credentials.
+pub fn check_path(path: &str) -> Result<(), String> {
+    for raw in path.split('/') {
+        // Decode until stable (a few rounds): a proxy or backend may decode again.
+        let mut seg = raw.to_string();
+        for _ in 0..3 {
+            let next = percent_decode(&seg);
+            if next == seg {
+                break;
+            }
+            seg = next;
+        }
+        if seg == "." || seg == ".." {
+            return Err(format!(
+                "the path segment `{raw}` is a relative reference (`{seg}`); paths may not contain `.` or `..` segments"
+            ));
+        }
+        if seg.contains('/') || seg.contains('\\') {
+            return Err(format!(
+                "the path segment `{raw}` holds an encoded `/` or `\\`; paths may not contain encoded slashes"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The model a request asks for, lower-cased: the URL's deployment id, else the JSON body's
 /// `model`, else empty.
 pub fn requested_model(deployment_id: Option<&str>, body: &[u8]) -> String {
@@ -221,6 +251,37 @@ mod tests {
             match_request(&m, &p, &Method::POST, "/inference/openaix/responses"),
             None
         );
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_slashes_are_refused_in_any_spelling() {
+        for bad in [
+            "/inference/openai/deployments/../chat/completions",
+            "/inference/openai/deployments/./chat/completions",
+            "/inference/openai/deployments/%2e%2e/chat/completions",
+            "/inference/openai/deployments/%2E%2E/chat/completions",
+            "/inference/openai/deployments/.%2e/chat/completions",
+            "/inference/openai/deployments/%2e./chat/completions",
+            "/inference/openai/deployments/%2e/chat/completions",
+            "/inference/openai/deployments/%252e%252e/chat/completions",
+            "/inference/openai/deployments/a%2fb/chat/completions",
+            "/inference/openai/deployments/a%2Fb/chat/completions",
+            "/inference/openai/deployments/a%5Cb/chat/completions",
+            "/inference/openai/deployments/a%252fb/chat/completions",
+            "/inference/openai/deployments/a\\..\\b/chat/completions",
+            "/inference/openai/..",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "/inference/openai/deployments/gpt-4.1/chat/completions",
+            "/inference/openai/deployments/a..b/chat/completions",
+            "/inference/openai/deployments/.hidden/chat/completions",
+            "/inference/openai/deployments/my%20model/chat/completions",
+            "/",
+        ] {
+            assert_eq!(check_path(good), Ok(()), "{good}");
+        }
     }
 
     #[test]

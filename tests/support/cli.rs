@@ -24,6 +24,8 @@ pub fn gw() -> Gw {
         "AZURE_TENANT_ID",
         "AZURE_CLIENT_SECRET",
         "AZURE_FEDERATED_TOKEN_FILE",
+        "GW_SERVE_KEY",
+        "GW_VERIFY_KEY",
         "RUST_BACKTRACE",
     ] {
         cmd.env_remove(var);
@@ -77,4 +79,9 @@ pub fn example(name: &str) -> PathBuf {
     root().join("examples").join(name).join("gw.yaml")
 }
 
-pub const EXAMPLES: &[&str] = &["load-balancing", "model-routing", "session-affinity"];
+pub const EXAMPLES: &[&str] = &[
+    "load-balancing",
+    "model-routing",
+    "session-affinity",
+    "azure-ai",
+];
