@@ -7,6 +7,7 @@ mod apply;
 mod arm_client;
 mod destroy;
 mod plan;
+mod proptest_render;
 mod readme;
 mod render;
 mod serve;

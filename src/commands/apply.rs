@@ -37,6 +37,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
+        crate::render::policy::check_all(&graph)?;
         let plan = match saved {
             Some(p) => {
                 let now = plan::read::stamps(&graph, &live);

@@ -31,6 +31,7 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let graph = crate::graph::build(&model);
+    crate::render::policy::check_all(&graph)?;
     let mut plan = plan::assemble(&model, &graph, &source.text, &live, opts);
     show(g, &plan)?;
     if let Some(path) = &a.out {

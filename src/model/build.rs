@@ -47,6 +47,7 @@ const APIM_SKUS: &[&str] = &[
 /// Builds the model, or returns every problem found (sorted by position in the file).
 pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
     let mut d = Diags::default();
+    super::text::check(spec, &mut d);
 
     if spec.version.value != 1 {
         d.err_hint(

@@ -10,6 +10,7 @@ pub mod names;
 mod pools;
 pub mod regions;
 mod routing;
+mod text;
 mod types;
 
 pub use build::{Context, PLACEHOLDER_SUBSCRIPTION, auto_suffix, build};

@@ -2,6 +2,7 @@
 //! api-versions as the graph; references become symbolic (`apim.identity.principalId`), so
 //! Bicep derives the same dependencies.
 
+use super::templates::code;
 use crate::graph::refs::{self, Ref};
 use crate::graph::{Graph, Kind, Resource};
 use minijinja::context;
@@ -20,34 +21,8 @@ pub fn symbol(address: &str) -> String {
     s
 }
 
-/// A Bicep string literal: `'`, `\` and `${` escaped, newlines as `\n`.
-pub fn string(s: &str) -> String {
-    let mut out = String::from("'");
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str("\\'"),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' => out.push_str("\\$"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
-fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !k.starts_with(|c: char| c.is_ascii_digit())
-    {
-        k.to_string()
-    } else {
-        string(k)
-    }
-}
+use super::escape::bicep_key as key;
+pub use super::escape::bicep_string as string;
 
 /// Writes a JSON value as Bicep, references as symbolic expressions.
 fn value(v: &Value, indent: usize, out: &mut String) {
@@ -101,6 +76,26 @@ fn value(v: &Value, indent: usize, out: &mut String) {
     }
 }
 
+/// A role assignment's `properties`, its role definition named through
+/// `subscriptionResourceId(...)` so the template deploys into any subscription.
+fn role_assignment_properties(v: &Value, out: &mut String) {
+    let Value::Object(o) = v else {
+        return value(v, 1, out);
+    };
+    out.push_str("{\n");
+    for (k, x) in o {
+        let _ = write!(out, "    {}: ", key(k));
+        match x.as_str().and_then(super::portable::role_definition_guid) {
+            Some(guid) if k == "roleDefinitionId" => {
+                out.push_str(&super::portable::role_definition(guid, string))
+            }
+            _ => value(x, 2, out),
+        }
+        out.push('\n');
+    }
+    out.push_str("  }");
+}
+
 fn parent_address(graph: &Graph, r: &Resource) -> Option<String> {
     let parent_id = r.id.rsplitn(3, '/').nth(2)?;
     graph
@@ -124,10 +119,10 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
                 r.depends_on
                     .iter()
                     .find(|d| d.starts_with("foundries."))
-                    .map(|d| symbol(d)),
+                    .map(|d| code(symbol(d))),
             )
         } else {
-            (parent_address(graph, r).map(|p| symbol(&p)), None)
+            (parent_address(graph, r).map(|p| code(symbol(&p))), None)
         };
         let mut props = Vec::new();
         if let Value::Object(o) = &r.body {
@@ -142,10 +137,12 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
                     text = format!(
                         "{{\n    format: 'rawxml'\n    value: loadTextContent('policies/{api}.xml')\n  }}"
                     );
+                } else if r.kind == Kind::RoleAssignment && k == "properties" {
+                    role_assignment_properties(v, &mut text);
                 } else {
                     value(v, 1, &mut text);
                 }
-                props.push(context! { key => key(k), value => text });
+                props.push(context! { key => k, value => code(text) });
             }
         }
         // Dependencies Bicep cannot see from parent/scope/references.
@@ -158,24 +155,24 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
             })
             .collect();
         let parent_addr = parent_address(graph, r);
-        let depends_on: Vec<String> = r
+        let depends_on: Vec<minijinja::Value> = r
             .depends_on
             .iter()
             .filter(|d| {
                 *d != "resource_group" && Some(*d) != parent_addr.as_ref() && !implicit.contains(d)
             })
             .filter(|d| !(r.kind == Kind::RoleAssignment && d.starts_with("foundries.")))
-            .map(|d| symbol(d))
+            .map(|d| code(symbol(d)))
             .collect();
         resources.push(context! {
             address => r.address,
             label => r.kind.label(),
-            symbol => symbol(&r.address),
+            symbol => code(symbol(&r.address)),
             type => r.arm_type(),
             api_version => r.api_version(),
             parent,
             scope,
-            name => string(&r.name),
+            name => r.name,
             props,
             depends_on,
         });
@@ -186,7 +183,7 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
         resource_group => rg.map(|r| r.name.clone()).unwrap_or_default(),
         location => rg.and_then(|r| r.body.get("location")).and_then(Value::as_str).unwrap_or_default(),
         resources,
-        apim_symbol => symbol("apim"),
+        apim_symbol => code(symbol("apim")),
     };
     super::templates::env()
         .get_template("main.bicep")
