@@ -406,7 +406,7 @@ async fn the_verify_command_prints_json_writes_html_and_exits_by_result() {
         "--gateway",
         &url,
         "--key",
-        "secret-abcd",
+        "secret-0123456789-abcd",
         "-o",
         "json",
         "--report",
@@ -416,7 +416,7 @@ async fn the_verify_command_prints_json_writes_html_and_exits_by_result() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        !stderr.contains("secret-abcd") && stderr.contains("****abcd"),
+        !stderr.contains("secret-0123456789-abcd") && stderr.contains("****abcd"),
         "{stderr}"
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");

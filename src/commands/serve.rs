@@ -161,28 +161,26 @@ fn log_line(l: &RequestLog) -> String {
     )
 }
 
-/// A secret as it may be shown: `****` and its last four characters.
+/// A secret as it may be shown: `****`, plus its last four characters when it is long enough
+/// (16 or more) that four reveal little. Never more than four characters.
 pub fn mask(secret: &str) -> String {
-    let tail: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    if secret.chars().count() <= 4 {
-        "****".into()
-    } else {
-        format!("****{tail}")
+    let n = secret.chars().count();
+    if n < 16 {
+        return "****".into();
     }
+    let tail: String = secret.chars().skip(n - 4).collect();
+    format!("****{tail}")
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn masks_all_but_the_last_four() {
-        assert_eq!(super::mask("0123456789abcd"), "****abcd");
+        assert_eq!(super::mask("0123456789abcdef0123456789abcdef"), "****cdef");
+        assert_eq!(super::mask("0123456789abcdef"), "****cdef");
+        // Short keys show nothing: four of fifteen characters is too much.
+        assert_eq!(super::mask("0123456789abcde"), "****");
         assert_eq!(super::mask("abc"), "****");
+        assert_eq!(super::mask(""), "****");
     }
 }
