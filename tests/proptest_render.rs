@@ -181,8 +181,8 @@ fn check_bicep(text: &str, resources: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// ARM evaluates a string that starts with a single `[` (keys too). The only ones allowed are
-/// the expressions gw itself writes; no key is ever an expression.
+/// ARM evaluates a string that starts with a single `[` and ends with `]` (keys too). The only
+/// ones allowed are the expressions gw itself writes; no key is ever an expression.
 fn check_arm(v: &Value, at: &str) -> Result<(), String> {
     const GW_EXPRESSIONS: &[&str] = &[
         "[resourceId(",
@@ -191,7 +191,7 @@ fn check_arm(v: &Value, at: &str) -> Result<(), String> {
         "[extensionResourceId(",
         "[subscriptionResourceId(",
     ];
-    let live = |s: &str| s.starts_with('[') && !s.starts_with("[[");
+    let live = |s: &str| s.starts_with('[') && s.ends_with(']') && !s.starts_with("[[");
     match v {
         Value::String(s) if live(s) && !GW_EXPRESSIONS.iter().any(|p| s.starts_with(p)) => {
             Err(format!("{at}: `{s}` would be evaluated"))

@@ -359,6 +359,7 @@ resource_group:
   tags:
     "[concat('a', 'b')]": "[deployment().name]"
     owner: "it's ${x} \\ done"
+    note: "[draft"
 foundries:
   - { name: foundry1, location: eastus }
 models:
@@ -429,6 +430,8 @@ apis:
         tags["[[concat('a', 'b')]"], "[[deployment().name]",
         "tag name and value stay literal: {tags}"
     );
+    // Not shaped like an expression: literal as it is, no `[` added.
+    assert_eq!(tags["note"], "[draft");
 }
 
 /// The role assignments name their role through `subscriptionResourceId`, so the templates

@@ -56,8 +56,8 @@ fn resource_id_of(r: &Resource) -> String {
     format!("resourceId({}, {})", quote(r.arm_type()), args.join(", "))
 }
 
-/// Literal strings that start with `[` would be read as expressions, property names included
-/// (a tag name `[deployment()...]` is evaluated): ARM's escape for them is `[[`.
+/// Literal strings shaped like expressions (`[...]`) would be evaluated, property names
+/// included (a tag name `[deployment().name]`): see [`arm_literal`].
 fn literal(v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(arm_literal(s)),

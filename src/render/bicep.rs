@@ -135,7 +135,8 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
                         .trim_start_matches("apis.")
                         .trim_end_matches(".policy");
                     text = format!(
-                        "{{\n    format: 'rawxml'\n    value: loadTextContent('policies/{api}.xml')\n  }}"
+                        "{{\n    format: 'rawxml'\n    value: loadTextContent({})\n  }}",
+                        string(&format!("policies/{api}.xml"))
                     );
                 } else if r.kind == Kind::RoleAssignment && k == "properties" {
                     role_assignment_properties(v, &mut text);

@@ -140,10 +140,13 @@ pub fn bicep_comment(s: &str) -> String {
     out
 }
 
-/// An ARM template string that must stay literal: ARM evaluates a string starting with `[`
-/// (and not `[[`) as an expression, keys included; `[[` is its escape for a literal `[`.
+/// An ARM template string that must stay literal. ARM evaluates a string that starts with `[`
+/// and ends with `]` as an expression (property names too: Bicep writes interpolated keys that
+/// way); its escape is a second `[` at the start, which ARM removes. A string that starts
+/// with `[` but does not end with `]` is already literal, and escaping it would add a `[`
+/// (Bicep fixed exactly that in Azure/bicep#2006).
 pub fn arm_literal(s: &str) -> String {
-    if s.starts_with('[') {
+    if s.starts_with('[') && s.ends_with(']') {
         format!("[{s}")
     } else {
         s.to_string()
@@ -207,6 +210,11 @@ mod tests {
     #[test]
     fn arm_strings_starting_with_a_bracket_are_literal() {
         assert_eq!(arm_literal("[concat('a')]"), "[[concat('a')]");
+        assert_eq!(arm_literal("[[x]"), "[[[x]");
         assert_eq!(arm_literal("a[b]"), "a[b]");
+        assert_eq!(
+            arm_literal("[ChefInSpec]Resource1"),
+            "[ChefInSpec]Resource1"
+        );
     }
 }
