@@ -10,5 +10,6 @@ mod plan;
 mod proptest_render;
 mod readme;
 mod render;
+mod secrets;
 mod serve;
 mod validate;
