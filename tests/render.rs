@@ -453,3 +453,37 @@ fn templates_are_portable_across_subscriptions() {
         );
     }
 }
+
+/// Models whose names differ only in punctuation get distinct Bicep symbols (one symbol
+/// declared twice would not compile).
+#[test]
+fn bicep_symbols_are_unique() {
+    let spec = r#"version: 1
+resource_group: { name: rg-test, location: eastus }
+foundries:
+  - { name: foundry1, location: eastus }
+models:
+  - { name: gpt-4.1, publisher: OpenAI, version: "2025-04-14", sku: GlobalStandard, capacity: 10 }
+  - { name: gpt-4-1, model: gpt-4.1, publisher: OpenAI, version: "2025-04-14", sku: GlobalStandard, capacity: 10 }
+apim: { name: apim-test, sku: BasicV2, publisher_email: p@example.com, publisher_name: P }
+apis:
+  inference: { path: inference, routing: by-model }
+"#;
+    let m = model::load(
+        &Source::new("gw.yaml", spec),
+        &Context {
+            subscription: Some(SUB.into()),
+        },
+    )
+    .expect("valid");
+    let g = graph::build(&m);
+    let bicep = &render::render(&m, &g, "gw.yaml")["main.bicep"];
+    let symbols: Vec<&str> = bicep
+        .lines()
+        .filter_map(|l| l.strip_prefix("resource "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = symbols.iter().collect();
+    assert_eq!(unique.len(), symbols.len(), "{symbols:?}");
+    assert_eq!(symbols.len(), g.resources.len() - 1);
+}
