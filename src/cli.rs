@@ -152,7 +152,8 @@ pub struct RenderArgs {
     pub requests: bool,
 }
 
-#[derive(Debug, Args)]
+/// Debug is hand-written: it never shows the key.
+#[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -177,7 +178,8 @@ pub struct ServeArgs {
     pub seed: Option<u64>,
 }
 
-#[derive(Debug, Args)]
+/// Debug is hand-written: it never shows the key.
+#[derive(Args)]
 pub struct VerifyArgs {
     /// The gateway's URL, e.g. http://127.0.0.1:8080 or https://NAME.azure-api.net.
     #[arg(long)]
@@ -208,4 +210,62 @@ fn parse_backend(s: &str) -> Result<(String, url::Url), String> {
         return Err(format!("`{u}` is not an http(s) URL"));
     }
     Ok((name.trim().to_string(), url))
+}
+
+/// `Some("***")` or `None`: whether a secret was given, never the secret.
+fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "***")
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("mock", &self.mock)
+            .field("mock_fail", &self.mock_fail)
+            .field("backend", &self.backend)
+            .field("key", &redacted(&self.key))
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for VerifyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyArgs")
+            .field("gateway", &self.gateway)
+            .field("key", &redacted(&self.key))
+            .field("requests", &self.requests)
+            .field("report", &self.report)
+            .field("down", &self.down)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let cli = Cli::try_parse_from(["gw", "serve", "--key", key]).unwrap();
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains(key) && shown.contains(r#"key: Some("***")"#),
+            "{shown}"
+        );
+        let cli = Cli::try_parse_from(["gw", "verify", "--key", key]).unwrap();
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains(key) && shown.contains(r#"key: Some("***")"#),
+            "{shown}"
+        );
+        let target = crate::verify::GatewayTarget {
+            url: "https://x.azure-api.net".into(),
+            key: Some(key.into()),
+        };
+        assert!(!format!("{target:?}").contains(key));
+    }
 }

@@ -12,8 +12,10 @@ mod emulator;
 mod plan;
 #[cfg(unix)] // A pseudo-terminal stands in for the user.
 mod prompt;
+mod proptest_render;
 mod readme;
 mod render;
 mod saved_plan;
+mod secrets;
 mod serve;
 mod validate;

@@ -104,6 +104,7 @@ impl Answer {
         ArmError::Api(Box::new(parse_api_error(
             Some(self.status.as_u16()),
             &self.body,
+            self.header("content-type"),
             self.method.as_str(),
             &display_url(&self.url),
             self.header("x-ms-request-id").map(str::to_string),

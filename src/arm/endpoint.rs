@@ -3,7 +3,7 @@
 //! The endpoint check lives here because it guards the token: a bearer token sent over plain
 //! HTTP to anything but this machine could be read on the way.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use url::Url;
@@ -109,13 +109,33 @@ pub fn parse_endpoint(value: &str) -> Result<Url, ConfigError> {
 }
 
 /// Whether the URL's host is this machine (a token sent there never crosses a network).
+/// IP literals must be loopback (127.0.0.0/8, ::1). A name is never trusted for what it says
+/// (`localhost` can be mapped anywhere in /etc/hosts or by a resolver): it is resolved, and
+/// every address it resolves to must be loopback.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let port = url.port_or_known_default().unwrap_or(80);
+            (d, port)
+                .to_socket_addrs()
+                .is_ok_and(|addrs| all_loopback(addrs.map(|a| a.ip())))
+        }
         None => false,
     }
+}
+
+/// At least one address, and all of them loopback.
+fn all_loopback(addrs: impl IntoIterator<Item = IpAddr>) -> bool {
+    let mut any = false;
+    for ip in addrs {
+        if !ip.is_loopback() {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Seconds as an integer or decimal (`0`, `2.5`); `0` means "never wait".
@@ -157,11 +177,22 @@ mod tests {
             "http://10.0.0.1",
             "http://localhost.evil.com",
             "http://[::2]",
+            "http://[::ffff:10.0.0.1]",
+            "http://0.0.0.0:8080",
+            "http://name.invalid",
         ] {
             let err = parse_endpoint(bad).unwrap_err();
             assert!(matches!(err, ConfigError::InsecureEndpoint { .. }), "{bad}");
             assert!(err.to_string().contains("in clear"));
         }
+    }
+
+    #[test]
+    fn a_name_is_loopback_only_if_every_address_is() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(all_loopback([ip("127.0.0.1"), ip("::1")]));
+        assert!(!all_loopback([ip("127.0.0.1"), ip("192.168.1.10")]));
+        assert!(!all_loopback([]));
     }
 
     #[test]

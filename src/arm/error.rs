@@ -29,9 +29,10 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)?;
+        // Also built from operation status bodies: sanitised here whatever the source.
+        write!(f, "{}: {}", sanitise(&self.code), sanitise(&self.message))?;
         for (code, message) in &self.details {
-            write!(f, "; {code}: {message}")?;
+            write!(f, "; {}: {}", sanitise(code), sanitise(message))?;
         }
         Ok(())
     }
@@ -158,9 +159,14 @@ fn hint_for(code: &str, status: Option<u16>, url: &str) -> Option<String> {
 }
 
 /// Builds an [`ApiError`] from an ARM error body; tolerates bodies that are not ARM-shaped.
+///
+/// What is echoed is sanitised (control characters dropped, token-like runs redacted, at most
+/// [`MAX_ECHO`] characters). For a call that returns secrets (`listKeys`, `listSecrets`, ...)
+/// a body that is not an ARM error is never echoed at all: only its size and content type.
 pub fn parse_api_error(
     status: Option<u16>,
     body: &[u8],
+    content_type: Option<&str>,
     method: &str,
     url: &str,
     request_id: Option<String>,
@@ -168,14 +174,29 @@ pub fn parse_api_error(
     let value: Option<Value> = serde_json::from_slice(body).ok();
     let from_value = value.as_ref().and_then(error_object);
     let (code, message, details) = match from_value {
-        Some(e) => (e.code, e.message, e.details),
+        Some(e) => (
+            sanitise(&e.code),
+            sanitise(&e.message),
+            e.details
+                .iter()
+                .map(|(c, m)| (sanitise(c), sanitise(m)))
+                .collect(),
+        ),
         None => {
             let text = String::from_utf8_lossy(body);
             let text = text.trim();
             let message = if text.is_empty() {
                 "no error details in the response".to_string()
+            } else if returns_secrets(url) {
+                format!(
+                    "the response ({} bytes, {}) is not shown: this call returns secrets",
+                    body.len(),
+                    content_type
+                        .map(sanitise)
+                        .unwrap_or_else(|| "no content type".into())
+                )
             } else {
-                truncate(text, 500)
+                sanitise(text)
             };
             let code = status.map_or_else(|| "Unknown".to_string(), |s| format!("Http{s}"));
             (code, message, Vec::new())
@@ -190,6 +211,63 @@ pub fn parse_api_error(
         url: url.to_string(),
         request_id,
     }
+}
+
+/// The most characters of a response gw echoes into an error.
+pub const MAX_ECHO: usize = 300;
+
+/// Whether the call at `url` answers with secrets: ARM's `list*` actions (`listKeys`,
+/// `listSecrets`, `listCredentials`, ...) and anything named after keys, secrets or tokens.
+pub fn returns_secrets(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let action = path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    action.starts_with("list")
+        || ["key", "secret", "token", "credential", "password"]
+            .iter()
+            .any(|w| action.contains(w))
+}
+
+/// Text from a response made safe to print: no control characters (terminal escapes, line
+/// breaks that forge output), runs that look like keys or tokens replaced, and a length cap.
+pub fn sanitise(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = String::with_capacity(flat.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if looks_like_secret(run) {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in flat.chars() {
+        if c.is_ascii_alphanumeric() || "+/=_-.".contains(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    truncate(&out, MAX_ECHO)
+}
+
+/// A run of 32+ key characters mixing letters and digits: an APIM key (32 hex), an account
+/// key (88 base64), a JWT or SAS signature. Ids and messages rarely look like that.
+fn looks_like_secret(run: &str) -> bool {
+    run.len() >= 32
+        && run.chars().any(|c| c.is_ascii_digit())
+        && run.chars().any(|c| c.is_ascii_alphabetic())
+        && !run.contains("/subscriptions/")
+        && !run.contains("/providers/")
 }
 
 /// The `error` object of an ARM answer or operation status.
@@ -264,7 +342,14 @@ mod tests {
     #[test]
     fn parses_arm_error_with_details() {
         let body = br#"{"error":{"code":"InvalidTemplate","message":"Bad.","details":[{"code":"A","message":"first"}]}}"#;
-        let e = parse_api_error(Some(400), body, "PUT", "https://x/y", Some("rid".into()));
+        let e = parse_api_error(
+            Some(400),
+            body,
+            None,
+            "PUT",
+            "https://x/y",
+            Some("rid".into()),
+        );
         assert_eq!(e.code, "InvalidTemplate");
         assert_eq!(e.message, "Bad.");
         assert_eq!(e.details, vec![("A".into(), "first".into())]);
@@ -274,10 +359,17 @@ mod tests {
 
     #[test]
     fn non_json_bodies_still_give_an_error() {
-        let e = parse_api_error(Some(502), b"<html>bad gateway</html>", "GET", "u", None);
+        let e = parse_api_error(
+            Some(502),
+            b"<html>bad gateway</html>",
+            None,
+            "GET",
+            "u",
+            None,
+        );
         assert_eq!(e.code, "Http502");
         assert!(e.message.contains("bad gateway"));
-        let e = parse_api_error(Some(500), b"", "GET", "u", None);
+        let e = parse_api_error(Some(500), b"", None, "GET", "u", None);
         assert_eq!(e.message, "no error details in the response");
     }
 
@@ -287,6 +379,7 @@ mod tests {
             ArmError::Api(Box::new(parse_api_error(
                 Some(status),
                 format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#).as_bytes(),
+                None,
                 "PUT",
                 "u",
                 None,
@@ -312,6 +405,7 @@ mod tests {
         let on_role = ArmError::Api(Box::new(parse_api_error(
             Some(403),
             br#"{"error":{"code":"AuthorizationFailed","message":"m"}}"#,
+            None,
             "PUT",
             "https://m/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/a/providers/Microsoft.Authorization/roleAssignments/x",
             None,
@@ -325,6 +419,71 @@ mod tests {
         ] {
             assert!(on_role.contains(role), "{on_role}");
         }
+    }
+
+    #[test]
+    fn a_failed_secret_call_never_echoes_its_body() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let body = format!("upstream said: primaryKey={key}");
+        let url = "https://m.azure.com/s/x/subscriptions/sub1/listSecrets?api-version=1";
+        let e = parse_api_error(
+            Some(500),
+            body.as_bytes(),
+            Some("text/plain"),
+            "POST",
+            url,
+            None,
+        );
+        let shown = format!("{e} {e:?}");
+        assert!(
+            !shown.contains(key) && !shown.contains("upstream"),
+            "{shown}"
+        );
+        assert!(
+            e.message
+                .contains(&format!("{} bytes, text/plain", body.len())),
+            "{e}"
+        );
+        for action in [
+            "listKeys",
+            "listSecrets",
+            "listCredentials",
+            "regenerateKey",
+        ] {
+            assert!(
+                returns_secrets(&format!("https://m/a/{action}?api-version=1")),
+                "{action}"
+            );
+        }
+        assert!(!returns_secrets("https://m/a/apis/inference?api-version=1"));
+    }
+
+    #[test]
+    fn echoed_bodies_are_capped_flattened_and_redacted() {
+        let key = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A=";
+        let body = format!(
+            "<html>\x1b[2Jbad\r\nforged: line token={key}</html>{}",
+            "x".repeat(1000)
+        );
+        let e = parse_api_error(
+            Some(502),
+            body.as_bytes(),
+            Some("text/html"),
+            "GET",
+            "u",
+            None,
+        );
+        assert!(!e.message.contains(key), "{}", e.message);
+        assert!(e.message.contains("[redacted]"));
+        assert!(!e.message.chars().any(char::is_control), "{:?}", e.message);
+        assert!(e.message.chars().count() <= MAX_ECHO + 3);
+        // An ARM error's own message is shown, flattened the same way.
+        let arm = br#"{"error":{"code":"Bad","message":"line1\nline2 \u001b[31m"}}"#;
+        let e = parse_api_error(Some(400), arm, None, "PUT", "u", None);
+        assert_eq!(e.message, "line1 line2  [31m");
+        // Resource ids are not mistaken for secrets.
+        let id = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg1";
+        assert_eq!(sanitise(id), id);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let graph = crate::graph::build(&model);
+    crate::render::policy::check_all(&graph)?;
     let mut plan = plan::assemble(&model, &graph, &source.text, &live, opts);
     // An online plan carries stamps of what it read, in `-o json` as in `--out`: both are
     // plans `gw apply PLAN.json` accepts. An offline plan read nothing, so it has none and

@@ -210,5 +210,6 @@ mod tests {
         assert_eq!(super::mask("0123456789abcdef"), "****cdef");
         assert_eq!(super::mask("0123456789abcde"), "****");
         assert_eq!(super::mask("abc"), "****");
+        assert_eq!(super::mask(""), "****");
     }
 }

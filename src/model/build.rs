@@ -18,6 +18,7 @@ use crate::spec;
 /// Builds the model, or returns every problem found (sorted by position in the file).
 pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
     let mut d = Diags::default();
+    super::text::check(spec, &mut d);
     let scope = scope(&mut d, spec, ctx);
     let mut foundries = foundries(&mut d, &spec.foundries, &scope);
     let foundry_names: Vec<&str> = foundries.iter().map(|f| f.name.as_str()).collect();

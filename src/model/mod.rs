@@ -17,6 +17,7 @@ mod pools;
 pub mod regions;
 mod routing;
 mod scope;
+mod text;
 mod types;
 
 pub use build::build;

@@ -1,6 +1,8 @@
 //! Graph -> ARM deployment template (`main.json`), built from serde values, not text.
 //! Resource-group scope: `az deployment group create` deploys it into an existing group.
 
+use super::escape::arm_literal;
+use super::portable;
 use crate::graph::refs::{self, Ref};
 use crate::graph::{Graph, Kind, Resource};
 use serde_json::{Map, Value, json};
@@ -54,11 +56,16 @@ fn resource_id_of(r: &Resource) -> String {
     format!("resourceId({}, {})", quote(r.arm_type()), args.join(", "))
 }
 
-/// Literal strings that start with `[` would be read as expressions: ARM escapes them as `[[`.
+/// Literal strings shaped like expressions (`[...]`) would be evaluated, property names
+/// included (a tag name `[deployment().name]`): see [`arm_literal`].
 fn literal(v: &Value) -> Value {
     match v {
-        Value::String(s) if s.starts_with('[') => Value::String(format!("[{s}")),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), literal(v))).collect()),
+        Value::String(s) => Value::String(arm_literal(s)),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (arm_literal(k), literal(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(literal).collect()),
         _ => v.clone(),
     }
@@ -85,6 +92,16 @@ fn with_refs(graph: &Graph, body: &Value) -> Value {
     })
 }
 
+/// `properties.roleDefinitionId` as `[subscriptionResourceId(...)]`: the template then works in
+/// whichever subscription it is deployed to.
+fn portable_role_definition(body: &mut Value) {
+    if let Some(v) = body.pointer_mut("/properties/roleDefinitionId")
+        && let Some(guid) = v.as_str().and_then(portable::role_definition_guid)
+    {
+        *v = json!(format!("[{}]", portable::role_definition(guid, quote)));
+    }
+}
+
 pub fn render(graph: &Graph, header: &str) -> Value {
     let mut resources = Vec::new();
     for r in graph.written().filter(|r| r.kind != Kind::ResourceGroup) {
@@ -97,11 +114,18 @@ pub fn render(graph: &Graph, header: &str) -> Value {
                 "scope".into(),
                 json!(format!("Microsoft.CognitiveServices/accounts/{account}")),
             );
-            o.insert("name".into(), json!(r.name));
+            o.insert("name".into(), json!(arm_literal(&r.name)));
         } else {
-            o.insert("name".into(), json!(name_segments(r).join("/")));
+            o.insert(
+                "name".into(),
+                json!(arm_literal(&name_segments(r).join("/"))),
+            );
         }
-        if let Value::Object(body) = with_refs(graph, &r.body) {
+        let mut body = with_refs(graph, &r.body);
+        if r.kind == Kind::RoleAssignment {
+            portable_role_definition(&mut body);
+        }
+        if let Value::Object(body) = body {
             for (k, v) in body {
                 o.insert(k, v);
             }
@@ -120,7 +144,7 @@ pub fn render(graph: &Graph, header: &str) -> Value {
     json!({
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",
-        "metadata": { "_generator": { "name": "gw", "version": env!("CARGO_PKG_VERSION") }, "description": header },
+        "metadata": { "_generator": { "name": "gw", "version": env!("CARGO_PKG_VERSION") }, "description": arm_literal(header) },
         "resources": resources,
     })
 }

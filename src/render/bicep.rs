@@ -2,10 +2,12 @@
 //! api-versions as the graph; references become symbolic (`apim.identity.principalId`), so
 //! Bicep derives the same dependencies.
 
+use super::templates::code;
 use crate::graph::refs::{self, Ref};
 use crate::graph::{Graph, Kind, Resource};
 use minijinja::context;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// The Bicep symbol of a resource: its address with non-identifier characters as `_`.
@@ -20,42 +22,46 @@ pub fn symbol(address: &str) -> String {
     s
 }
 
-/// A Bicep string literal: `'`, `\` and `${` escaped, newlines as `\n`.
-pub fn string(s: &str) -> String {
-    let mut out = String::from("'");
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str("\\'"),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' => out.push_str("\\$"),
-            c => out.push(c),
+/// Every resource's symbol, unique: addresses that differ only in punctuation (models
+/// `gpt-4.1` and `gpt-4-1`) would otherwise declare one symbol twice. The later one in graph
+/// order gets `_2`, `_3`, ...; the graph's order is stable, so the names are too.
+struct Symbols(BTreeMap<String, String>);
+
+impl Symbols {
+    fn new(graph: &Graph) -> Self {
+        let mut by_address = BTreeMap::new();
+        let mut taken = BTreeSet::new();
+        for r in &graph.resources {
+            let base = symbol(&r.address);
+            let mut s = base.clone();
+            let mut n = 2;
+            while !taken.insert(s.clone()) {
+                s = format!("{base}_{n}");
+                n += 1;
+            }
+            by_address.insert(r.address.clone(), s);
         }
+        Symbols(by_address)
     }
-    out.push('\'');
-    out
+
+    fn of(&self, address: &str) -> String {
+        self.0
+            .get(address)
+            .cloned()
+            .unwrap_or_else(|| symbol(address))
+    }
 }
 
-fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !k.starts_with(|c: char| c.is_ascii_digit())
-    {
-        k.to_string()
-    } else {
-        string(k)
-    }
-}
+use super::escape::bicep_key as key;
+pub use super::escape::bicep_string as string;
 
 /// Writes a JSON value as Bicep, references as symbolic expressions.
-fn value(v: &Value, indent: usize, out: &mut String) {
+fn value(syms: &Symbols, v: &Value, indent: usize, out: &mut String) {
     if let Some(r) = refs::parse(v) {
         match r {
-            Ref::Id { of } => out.push_str(&format!("{}.id", symbol(&of))),
+            Ref::Id { of } => out.push_str(&format!("{}.id", syms.of(&of))),
             Ref::Output { of, path, append } => {
-                let expr = format!("{}.{}", symbol(&of), path);
+                let expr = format!("{}.{}", syms.of(&of), path);
                 if append.is_empty() {
                     out.push_str(&expr);
                 } else {
@@ -81,7 +87,7 @@ fn value(v: &Value, indent: usize, out: &mut String) {
             out.push_str("[\n");
             for x in a {
                 out.push_str(&pad);
-                value(x, indent + 1, out);
+                value(syms, x, indent + 1, out);
                 out.push('\n');
             }
             out.push_str(&end);
@@ -92,13 +98,33 @@ fn value(v: &Value, indent: usize, out: &mut String) {
             out.push_str("{\n");
             for (k, x) in o {
                 let _ = write!(out, "{pad}{}: ", key(k));
-                value(x, indent + 1, out);
+                value(syms, x, indent + 1, out);
                 out.push('\n');
             }
             out.push_str(&end);
             out.push('}');
         }
     }
+}
+
+/// A role assignment's `properties`, its role definition named through
+/// `subscriptionResourceId(...)` so the template deploys into any subscription.
+fn role_assignment_properties(syms: &Symbols, v: &Value, out: &mut String) {
+    let Value::Object(o) = v else {
+        return value(syms, v, 1, out);
+    };
+    out.push_str("{\n");
+    for (k, x) in o {
+        let _ = write!(out, "    {}: ", key(k));
+        match x.as_str().and_then(super::portable::role_definition_guid) {
+            Some(guid) if k == "roleDefinitionId" => {
+                out.push_str(&super::portable::role_definition(guid, string))
+            }
+            _ => value(syms, x, 2, out),
+        }
+        out.push('\n');
+    }
+    out.push_str("  }");
 }
 
 fn parent_address(graph: &Graph, r: &Resource) -> Option<String> {
@@ -112,6 +138,7 @@ fn parent_address(graph: &Graph, r: &Resource) -> Option<String> {
 
 pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
     let rg = graph.get("resource_group");
+    let syms = Symbols::new(graph);
     let mut resources = Vec::new();
     for r in graph.written().filter(|r| r.kind != Kind::ResourceGroup) {
         let (parent, scope) = if r.kind == Kind::RoleAssignment {
@@ -120,10 +147,10 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
                 r.depends_on
                     .iter()
                     .find(|d| d.starts_with("foundries."))
-                    .map(|d| symbol(d)),
+                    .map(|d| code(syms.of(d))),
             )
         } else {
-            (parent_address(graph, r).map(|p| symbol(&p)), None)
+            (parent_address(graph, r).map(|p| code(syms.of(&p))), None)
         };
         let mut props = Vec::new();
         if let Value::Object(o) = &r.body {
@@ -136,12 +163,15 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
                         .trim_start_matches("apis.")
                         .trim_end_matches(".policy");
                     text = format!(
-                        "{{\n    format: 'rawxml'\n    value: loadTextContent('policies/{api}.xml')\n  }}"
+                        "{{\n    format: 'rawxml'\n    value: loadTextContent({})\n  }}",
+                        string(&format!("policies/{api}.xml"))
                     );
+                } else if r.kind == Kind::RoleAssignment && k == "properties" {
+                    role_assignment_properties(&syms, v, &mut text);
                 } else {
-                    value(v, 1, &mut text);
+                    value(&syms, v, 1, &mut text);
                 }
-                props.push(context! { key => key(k), value => text });
+                props.push(context! { key => k, value => code(text) });
             }
         }
         // Dependencies Bicep cannot see from parent/scope/references.
@@ -154,24 +184,24 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
             })
             .collect();
         let parent_addr = parent_address(graph, r);
-        let depends_on: Vec<String> = r
+        let depends_on: Vec<minijinja::Value> = r
             .depends_on
             .iter()
             .filter(|d| {
                 *d != "resource_group" && Some(*d) != parent_addr.as_ref() && !implicit.contains(d)
             })
             .filter(|d| !(r.kind == Kind::RoleAssignment && d.starts_with("foundries.")))
-            .map(|d| symbol(d))
+            .map(|d| code(syms.of(d)))
             .collect();
         resources.push(context! {
             address => r.address,
             label => r.kind.label(),
-            symbol => symbol(&r.address),
+            symbol => code(syms.of(&r.address)),
             type => r.arm_type(),
             api_version => r.api_version(),
             parent,
             scope,
-            name => string(&r.name),
+            name => r.name,
             props,
             depends_on,
         });
@@ -182,7 +212,7 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
         resource_group => rg.map(|r| r.name.clone()).unwrap_or_default(),
         location => rg.and_then(|r| r.body.get("location")).and_then(Value::as_str).unwrap_or_default(),
         resources,
-        apim_symbol => symbol("apim"),
+        apim_symbol => code(syms.of("apim")),
     };
     super::templates::env()
         .get_template("main.bicep")

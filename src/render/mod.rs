@@ -3,7 +3,9 @@
 
 pub mod arm;
 pub mod bicep;
+pub mod escape;
 pub mod policy;
+pub mod portable;
 pub mod requests;
 pub mod templates;
 pub mod xml;

@@ -1,6 +1,8 @@
 //! Model -> APIM policy XML for one API (template `templates/policy.xml.j2`).
 
-use super::templates::env;
+use super::escape::cs_string;
+use super::templates::{code, env};
+use crate::graph::{Graph, Kind};
 use crate::model::{Api, Model, Routing, glob_match};
 use minijinja::context;
 use std::collections::BTreeMap;
@@ -30,21 +32,19 @@ pub fn model_condition(pattern: &str) -> String {
     }
 }
 
+/// Escapes .NET regex metacharacters. Only ASCII punctuation and whitespace get a backslash:
+/// .NET rejects a backslash before a letter or digit it does not know (`\é`), and treats one
+/// before any other non-word character as that character.
 fn regex_escape(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                vec![c]
-            } else {
+            if c.is_ascii_punctuation() || c.is_ascii_whitespace() {
                 vec!['\\', c]
+            } else {
+                vec![c]
             }
         })
         .collect()
-}
-
-/// A C# string literal.
-fn cs_string(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 pub fn render(model: &Model, api: &Api) -> String {
@@ -70,9 +70,8 @@ pub fn render(model: &Model, api: &Api) -> String {
             foundry_path => api.api_type.foundry_path(),
             routing => "single",
             backend_id => t.backend_id(),
-            retry_backend => t.backend_id(),
             retry_count => api.retry.count,
-            retry_condition,
+            retry_condition => code(&retry_condition),
             retry_on,
             exhausted_retry_after => exhausted,
         },
@@ -93,12 +92,12 @@ pub fn render(model: &Model, api: &Api) -> String {
                         .map(|m| model_condition(m))
                         .collect::<Vec<_>>()
                         .join(" || ");
-                    context! { backend_id => backend, condition }
+                    context! { backend_id => backend, condition => code(condition) }
                 })
                 .collect();
             let deny_ctx: Vec<_> = deny
                 .iter()
-                .map(|p| context! { pattern => p, condition => model_condition(p) })
+                .map(|p| context! { pattern => p, condition => code(model_condition(p)) })
                 .collect();
             let known: Vec<&str> = routes
                 .iter()
@@ -112,9 +111,8 @@ pub fn render(model: &Model, api: &Api) -> String {
                 routes => routes_ctx,
                 deny => deny_ctx,
                 known_models => known.join(", "),
-                retry_backend => r#"@((string)context.Variables["backend-id"])"#,
                 retry_count => api.retry.count,
-                retry_condition,
+                retry_condition => code(&retry_condition),
                 retry_on,
                 exhausted_retry_after => exhausted,
             }
@@ -124,4 +122,82 @@ pub fn render(model: &Model, api: &Api) -> String {
         .get_template("policy.xml")
         .and_then(|t| t.render(ctx))
         .expect("the policy template renders with a complete context")
+}
+
+/// A generated policy gw will not send.
+#[derive(Debug, thiserror::Error)]
+#[error("the policy gw generated for API `{api}` is not safe to send: {reason}")]
+pub struct PolicyError {
+    pub api: String,
+    pub reason: String,
+}
+
+/// Checks every policy in the graph as APIM will read it (rawxml: expressions masked, then
+/// XML): well-formed, and no `{{` that APIM would replace with a named value. `render`, `plan`
+/// and `apply` call it before anything is written or sent.
+pub fn check_all(graph: &Graph) -> Result<(), PolicyError> {
+    for r in graph.resources.iter().filter(|r| r.kind == Kind::Policy) {
+        let api = r
+            .address
+            .trim_start_matches("apis.")
+            .trim_end_matches(".policy")
+            .to_string();
+        let xml = r.body["properties"]["value"].as_str().unwrap_or_default();
+        check(xml).map_err(|reason| PolicyError {
+            api: api.clone(),
+            reason,
+        })?;
+    }
+    Ok(())
+}
+
+/// One policy document: see [`check_all`].
+pub fn check(xml: &str) -> Result<(), String> {
+    super::xml::check_well_formed(xml).map_err(|e| format!("not well-formed XML ({e})"))?;
+    if let Some(at) = xml.find("{{") {
+        let line = xml[..at].lines().count().max(1);
+        return Err(format!(
+            "line {line} holds `{{{{`, which APIM would replace with a named value"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, Resource};
+    use serde_json::json;
+
+    fn graph_with_policy(xml: &str) -> Graph {
+        let mut g = Graph::default();
+        g.resources.push(Resource {
+            address: "apis.inference.policy".into(),
+            kind: Kind::Policy,
+            id: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/a/apis/inference/policies/policy".into(),
+            name: "policy".into(),
+            body: json!({ "properties": { "format": "rawxml", "value": xml } }),
+            depends_on: Vec::new(),
+            written_by: None,
+        });
+        g
+    }
+
+    #[test]
+    fn a_broken_policy_is_refused_naming_its_api() {
+        let ok = "<policies><inbound>@(\"a<b\")</inbound></policies>";
+        assert!(check_all(&graph_with_policy(ok)).is_ok());
+        let e = check_all(&graph_with_policy("<policies><!-- a--b --></policies>")).unwrap_err();
+        assert_eq!(e.api, "inference");
+        assert!(e.to_string().contains("API `inference`"), "{e}");
+        assert!(e.reason.contains("not well-formed"), "{e}");
+        let e = check_all(&graph_with_policy(
+            "<policies>\n<a>{{secret}}</a></policies>",
+        ))
+        .unwrap_err();
+        assert!(
+            e.reason.contains("line 2") && e.reason.contains("named value"),
+            "{e}"
+        );
+    }
 }

@@ -17,10 +17,20 @@ use std::collections::BTreeMap;
 
 /// The gateway to probe: its URL and a subscription key. Without `--gateway`, the CLI
 /// finds the deployed APIM's through ARM (`commands::connect::locate_gateway`).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GatewayTarget {
     pub url: String,
     pub key: Option<String>,
+}
+
+/// Never shows the key.
+impl std::fmt::Debug for GatewayTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayTarget")
+            .field("url", &self.url)
+            .field("key", &self.key.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug)]
