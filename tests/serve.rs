@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod api_types;
+mod collisions;
 mod security;
 
 fn example_path(name: &str) -> String {
