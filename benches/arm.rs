@@ -133,7 +133,7 @@ fn report(what: &str, wall: Duration, az: &Azure) {
     );
 }
 
-/// The sample's way: `az rest --method get`, then `az rest --method patch` with the
+/// The sample's way: `az rest --method get`, then `az rest --method patch` (If-Match: *) with the
 /// affinity, no ETag. Timed without az's own start-up (about a second per call), so this is
 /// the lower bound of the manual way.
 fn manual_enable(base: &str, pool_id: &str) {
@@ -144,7 +144,8 @@ fn manual_enable(base: &str, pool_id: &str) {
         let got: serde_json::Value = http.get(&url).bearer_auth(FAKE_TOKEN).send().await.unwrap().json().await.unwrap();
         let mut pool = got["properties"]["pool"].clone();
         pool["sessionAffinity"] = serde_json::json!({ "sessionId": { "source": "cookie", "name": "APIM-Backend-Affinity" } });
-        let r = http.patch(&url).bearer_auth(FAKE_TOKEN).json(&serde_json::json!({ "properties": { "pool": pool } })).send().await.unwrap();
+        // APIM requires If-Match on PATCH; by hand one sends `*` (overwriting whatever changed).
+        let r = http.patch(&url).bearer_auth(FAKE_TOKEN).header("If-Match", "*").json(&serde_json::json!({ "properties": { "pool": pool } })).send().await.unwrap();
         assert!(r.status().is_success(), "{}", r.status());
     });
 }
