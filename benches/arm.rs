@@ -89,6 +89,30 @@ fn main() {
             &az,
         );
     }
+    // Pre-flight (models and quota per region, a name check per account and for APIM,
+    // permissions) runs beside plan's own reads: the difference is its cost.
+    az.arm.clear_journal();
+    let t = Instant::now();
+    let run = gw().args(["plan", "--detailed-exitcode"]).run();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    report("gw plan (pre-flight on)", t.elapsed(), &az);
+    println!(
+        "{:<34} {:>10} {:>10}",
+        "  of which pre-flight",
+        "",
+        az.arm
+            .journal()
+            .iter()
+            .filter(|e| is_preflight(e.path()))
+            .count()
+    );
+    az.arm.clear_journal();
+    let t = Instant::now();
+    let run = gw()
+        .args(["plan", "--detailed-exitcode", "--skip-preflight"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    report("gw plan (pre-flight off)", t.elapsed(), &az);
 
     az.arm.clear_journal();
     let t = Instant::now();
@@ -119,6 +143,19 @@ fn main() {
     report("manual GET + PATCH (az rest x2)", t.elapsed(), &az);
 }
 
+/// The reads only pre-flight makes.
+fn is_preflight(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    [
+        "/models",
+        "/usages",
+        "availability",
+        "/microsoft.authorization/permissions",
+    ]
+    .iter()
+    .any(|s| p.ends_with(s))
+}
+
 fn report(what: &str, wall: Duration, az: &Azure) {
     let j = az.arm.journal();
     let polls = j
@@ -144,7 +181,8 @@ fn manual_enable(base: &str, pool_id: &str) {
         let got: serde_json::Value = http.get(&url).bearer_auth(FAKE_TOKEN).send().await.unwrap().json().await.unwrap();
         let mut pool = got["properties"]["pool"].clone();
         pool["sessionAffinity"] = serde_json::json!({ "sessionId": { "source": "cookie", "name": "APIM-Backend-Affinity" } });
-        let r = http.patch(&url).bearer_auth(FAKE_TOKEN).json(&serde_json::json!({ "properties": { "pool": pool } })).send().await.unwrap();
+        // `If-Match: *`: APIM requires the header on PATCH; `*` is still no ETag.
+        let r = http.patch(&url).bearer_auth(FAKE_TOKEN).header("If-Match", "*").json(&serde_json::json!({ "properties": { "pool": pool } })).send().await.unwrap();
         assert!(r.status().is_success(), "{}", r.status());
     });
 }

@@ -3,9 +3,9 @@
 //! gw may create its custom subdomain (`checkDomainAvailability`); the APIM name
 //! (`checkNameAvailability`); and the caller's permissions on the resource group (on the
 //! subscription when the group does not exist yet, or when soft-deleted records are purged,
-//! which happens at subscription scope). Names are checked for every account because
-//! whether it exists is only known once plan's own reads finish: running beside them costs
-//! requests but no round trip.
+//! which happens at subscription scope). Everything starts at once, beside plan's own reads;
+//! the subdomain checks wait for one list of the group's accounts, so a converged estate
+//! asks about none: two rounds, like plan's own.
 
 use crate::arm::ArmClient;
 use crate::graph::Graph;
@@ -84,21 +84,45 @@ pub async fn read(client: &ArmClient, model: &Model, graph: &Graph, purge: bool)
             },
         )
     }));
-    let domain_reads = join_all(model.foundries.iter().map(|f| async move {
-        let body = json!({
-            "subdomainName": f.account,
-            "type": "Microsoft.CognitiveServices/accounts",
-            "kind": "AIServices",
-        });
-        let answer = client
-            .post_read(
-                &format!("{cognitive}/checkDomainAvailability"),
+    let domain_reads = async {
+        // Only accounts that do not exist yet are gw's to name: one list of the group's
+        // accounts (plan reads the same list; it is cheaper than a check per account) and a
+        // check for each missing one. No group yet: every account is new.
+        let rg = graph.get("resource_group").map_or("", |r| r.id.as_str());
+        let existing: Vec<String> = match client
+            .list(
+                &format!("{rg}/providers/Microsoft.CognitiveServices/accounts"),
                 COGNITIVE_API,
-                &body,
             )
-            .await;
-        (f.account.clone(), answer.map_err(|e| e.to_string()))
-    }));
+            .await
+        {
+            Ok(items) => items
+                .iter()
+                .filter_map(|a| a.get("name")?.as_str().map(str::to_ascii_lowercase))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let missing = model
+            .foundries
+            .iter()
+            .filter(|f| !existing.contains(&f.account.to_ascii_lowercase()));
+        join_all(missing.map(|f| async move {
+            let body = json!({
+                "subdomainName": f.account,
+                "type": "Microsoft.CognitiveServices/accounts",
+                "kind": "AIServices",
+            });
+            let answer = client
+                .post_read(
+                    &format!("{cognitive}/checkDomainAvailability"),
+                    COGNITIVE_API,
+                    &body,
+                )
+                .await;
+            (f.account.clone(), answer.map_err(|e| e.to_string()))
+        }))
+        .await
+    };
     let (apim_path, apim_body) = (
         format!("{sub}/providers/Microsoft.ApiManagement/checkNameAvailability"),
         json!({ "name": model.apim.service }),
@@ -138,6 +162,7 @@ pub async fn read(client: &ArmClient, model: &Model, graph: &Graph, purge: bool)
         subscription_read
     );
     let requests = regions_read.len() * 2
+        + 1
         + domains.len()
         + 1
         + permission_requests
