@@ -244,12 +244,13 @@ impl Catalog {
         );
         names.sort_by_key(|n| n.to_ascii_lowercase());
         names.dedup_by_key(|n| n.to_ascii_lowercase());
+        let deployed = deployed(state, region);
         names
             .into_iter()
             .map(|name| {
                 let key = (region.to_string(), name.to_ascii_lowercase());
                 let (limit, others) = self.quota.get(&key).copied().unwrap_or((DEFAULT_LIMIT, 0.0));
-                let current = others + deployed(state, region, &name);
+                let current = others + deployed.get(&name.to_ascii_lowercase()).copied().unwrap_or(0.0);
                 json!({
                     "name": {"value": name, "localizedValue": format!("Tokens Per Minute (thousands) - {name}")},
                     "unit": "Count",
@@ -263,42 +264,48 @@ impl Catalog {
     }
 }
 
-/// The capacity the emulator's deployments in `region` hold under the usage `name`
-/// (`FORMAT.SKU.MODEL`).
-fn deployed(state: &State, region: &str, name: &str) -> f64 {
-    state
+/// The capacity the emulator's deployments in `region` hold, by lower-cased usage name
+/// (`FORMAT.SKU.MODEL`): one pass over the store (it runs under the emulator's lock).
+fn deployed(state: &State, region: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for r in state
         .resources
         .values()
         .filter(|r| r.ty == rules::DEPLOYMENTS)
-        .filter(|r| {
-            ids::parent(&r.id)
-                .and_then(|a| state.resources.get(&a.to_ascii_lowercase()))
-                .and_then(|a| {
-                    a.body
-                        .get("location")?
-                        .as_str()
-                        .map(str::to_ascii_lowercase)
-                })
-                .is_some_and(|l| l == region)
-        })
-        .filter(|r| {
-            let t = |p: &str| {
-                r.body
-                    .pointer(p)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            format!(
-                "{}.{}.{}",
-                t("/properties/model/format"),
-                t("/sku/name"),
-                t("/properties/model/name")
-            )
-            .eq_ignore_ascii_case(name)
-        })
-        .filter_map(|r| r.body.pointer("/sku/capacity").and_then(Value::as_f64))
-        .sum()
+    {
+        let in_region = ids::parent(&r.id)
+            .and_then(|a| state.resources.get(&a.to_ascii_lowercase()))
+            .and_then(|a| {
+                a.body
+                    .get("location")?
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+            })
+            .is_some_and(|l| l == region);
+        if !in_region {
+            continue;
+        }
+        let t = |p: &str| {
+            r.body
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let usage = format!(
+            "{}.{}.{}",
+            t("/properties/model/format"),
+            t("/sku/name"),
+            t("/properties/model/name")
+        )
+        .to_ascii_lowercase();
+        let capacity = r
+            .body
+            .pointer("/sku/capacity")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        *out.entry(usage).or_insert(0.0) += capacity;
+    }
+    out
 }
 
 /// A subdomain is held by someone else, by any stored account, or by a soft-deleted one.
