@@ -424,3 +424,26 @@ fn validate_online_runs_the_preflight() {
     assert_eq!(v["preflight"][0]["code"], "subdomain_taken");
     assert!(run.stderr.contains("gw.yaml:5:"), "{}", run.stderr);
 }
+
+#[test]
+fn names_held_by_your_own_soft_deleted_resources_are_the_restore_case_not_a_problem() {
+    let az = Azure::new();
+    let dir = write(&spec(&[("foundry1", "eastus")], &[MINI]));
+    assert_eq!(gw(&az, dir.path(), &["apply", "--auto-approve"]).code, 0);
+    let run = gw(&az, dir.path(), &["destroy", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Azure says both names are taken (by the soft-deleted account and service)...
+    let run = gw(&az, dir.path(), &["plan", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    let restores = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["soft_deleted"]["action"] == "restore")
+        .count();
+    assert_eq!(restores, 2, "{}", run.stdout);
+    // ...but they are the user's own: restored, not reported.
+    assert!(plan.get("preflight").is_none(), "{}", run.stdout);
+    assert!(az.arm.count("POST", "/checkDomainAvailability") > 0);
+}
