@@ -447,3 +447,61 @@ fn names_held_by_your_own_soft_deleted_resources_are_the_restore_case_not_a_prob
     assert!(plan.get("preflight").is_none(), "{}", run.stdout);
     assert!(az.arm.count("POST", "/checkDomainAvailability") > 0);
 }
+
+#[test]
+fn purging_needs_the_purge_right_on_the_subscription() {
+    let az = Azure::new();
+    let dir = write(&spec(&[("foundry1", "eastus")], &[MINI]));
+    assert_eq!(gw(&az, dir.path(), &["apply", "--auto-approve"]).code, 0);
+    assert_eq!(gw(&az, dir.path(), &["destroy", "--auto-approve"]).code, 0);
+    // Everything but purging soft-deleted accounts.
+    az.arm.set_permissions(Some(vec![json!({
+        "actions": ["*"],
+        "notActions": ["Microsoft.CognitiveServices/locations/resourceGroups/deletedAccounts/delete"],
+    })]));
+    let run = gw(&az, dir.path(), &["plan"]);
+    assert_eq!(run.code, 0, "restoring needs no purge: {}", run.stdout);
+    let run = gw(&az, dir.path(), &["plan", "--purge-soft-deleted"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("error[permission_missing]"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "`Microsoft.CognitiveServices/locations/resourceGroups/deletedAccounts/delete`"
+        ) && !run.stdout.contains("deletedservices/delete"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Contributor on the subscription"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_read_pre_flight_cannot_make_is_a_warning_and_the_plan_goes_on() {
+    let az = Azure::new();
+    az.arm.add_fault(
+        crate::support::emulator::Fault::new("GET", "/locations/eastus/usages")
+            .error(
+                403,
+                "AuthorizationFailed",
+                "The client may not read usages.",
+            )
+            .times(10),
+    );
+    let dir = write(&spec(&[("foundry1", "eastus")], &[MINI]));
+    let run = gw(&az, dir.path(), &["plan"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "warning[preflight_unavailable] [eastus]: could not check the quota in eastus"
+        ) && run.stdout.contains("AuthorizationFailed"),
+        "{}",
+        run.stdout
+    );
+}
