@@ -55,7 +55,7 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and check the spec; print every problem with file:line:column.
-    Validate,
+    Validate(ValidateArgs),
     /// Write main.bicep, main.json and policies/<api>.xml.
     Render(RenderArgs),
     /// Print the JSON Schema of the spec.
@@ -97,6 +97,13 @@ pub enum AffinityCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Also run the pre-flight checks against Azure (model availability, quota, names, permissions).
+    #[arg(long)]
+    pub online: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Do not ask; required when not on a terminal (CI).
     #[arg(long)]
@@ -124,6 +131,9 @@ pub struct ApplyArgs {
     /// Print subscription keys in full (default: masked, `****abcd`).
     #[arg(long)]
     pub show_secrets: bool,
+    /// Start even when pre-flight finds problems (model availability, quota, names, permissions), and skip its reads.
+    #[arg(long)]
+    pub skip_preflight: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +150,9 @@ pub struct PlanArgs {
     /// Plan to purge soft-deleted accounts or APIM services that hold a spec name, instead of restoring them.
     #[arg(long)]
     pub purge_soft_deleted: bool,
+    /// Skip the pre-flight checks (model availability, quota, names, permissions) and their reads.
+    #[arg(long)]
+    pub skip_preflight: bool,
 }
 
 #[derive(Debug, Args)]

@@ -289,10 +289,11 @@ fn a_grant_that_exists_under_another_name_is_adopted() {
 fn a_caller_without_rights_to_grant_roles_is_told_which_role_can() {
     let az = Azure::new();
     az.arm.set_deny_role_writes(true);
+    // Azure's own answer to the write; pre-flight would stop apply first (tests/preflight.rs).
     let run = gw_on(
         &az,
         &example("load-balancing"),
-        &["apply", "--auto-approve"],
+        &["apply", "--auto-approve", "--skip-preflight"],
     );
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("AuthorizationFailed"), "{}", run.stderr);
@@ -343,7 +344,8 @@ fn a_subdomain_taken_elsewhere_in_azure_gets_a_hint() {
         .unwrap()
         .to_string();
     az.arm.take_subdomain(&subdomain);
-    let run = gw_on(&az, &spec, &["apply", "--auto-approve"]);
+    // Azure's own answer to the write; pre-flight would stop apply first (tests/preflight.rs).
+    let run = gw_on(&az, &spec, &["apply", "--auto-approve", "--skip-preflight"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("CustomDomainInUse"), "{}", run.stderr);
     assert!(run.stderr.contains("global"), "{}", run.stderr);

@@ -10,6 +10,7 @@ mod azure_behaviours;
 mod destroy;
 mod emulator;
 mod plan;
+mod preflight;
 #[cfg(unix)] // A pseudo-terminal stands in for the user.
 mod prompt;
 mod proptest_render;

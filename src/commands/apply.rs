@@ -28,14 +28,18 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let rt = connect::runtime()?;
     let reporter = connect::reporter();
     rt.block_on(async {
-        let (model, graph, live) = match connect::read_live(g, &source, &client, reporter.as_ref()).await {
+        let (model, graph, live, answers) = match super::plan::read_live(g, &source, &client, reporter.as_ref(), !a.skip_preflight, a.purge_soft_deleted).await {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
         crate::render::policy::check_all(&graph)?;
         // With or without a saved plan, what runs is computed here from the spec and what is
         // live now; a saved plan only has to agree with it.
-        let plan = plan::assemble(&model, &graph, &source.text, &live, Options { purge_soft_deleted: a.purge_soft_deleted });
+        let mut plan = plan::assemble(&model, &graph, &source.text, &live, Options { purge_soft_deleted: a.purge_soft_deleted });
+        // Pre-flight runs on what is live now, for a saved plan too: quota and names may have
+        // gone since it was made.
+        let skipped = a.skip_preflight.then_some("--skip-preflight");
+        super::plan::attach_preflight(&mut plan, &model, &graph, &live, answers.as_ref(), a.purge_soft_deleted, &source, skipped);
         match &saved {
             Some(p) => {
                 let other = saved_plan::other_target(p, &model.subscription, &model.resource_group.name);
@@ -64,9 +68,17 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             }
             None => {
                 if g.output == Output::Text {
-                    super::plan::show(g, &plan)?;
+                    super::plan::show(g, &plan, &source)?;
                 }
             }
+        }
+        if crate::plan::preflight::has_errors(&plan.preflight) {
+            // A saved plan or JSON output did not show the findings: say them on stderr.
+            if a.plan.is_some() || g.output == Output::Json {
+                eprint!("{}", crate::plan::view::render_preflight(&plan, Some(&source)));
+            }
+            super::plan::refuse_preflight(&plan, "apply did not start; nothing was written");
+            return Ok(ExitCode::FAILURE);
         }
         if !plan.has_changes() {
             if g.output == Output::Json {

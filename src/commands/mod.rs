@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
-        Command::Validate => validate::run(&cli.global),
+        Command::Validate(a) => validate::run(&cli.global, a),
         Command::Render(a) => render::run(&cli.global, a),
         Command::Schema => schema::run(),
         Command::Plan(a) => plan::run(&cli.global, a),

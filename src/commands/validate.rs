@@ -1,13 +1,14 @@
 //! `gw validate`
 
-use crate::cli::{Global, Output};
-use crate::diag::render_all;
+use crate::cli::{Global, Output, ValidateArgs};
+use crate::diag::{Source, render_all};
 use std::process::ExitCode;
 
-pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
+pub fn run(g: &Global, a: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let source = super::read_source(g)?;
     let ctx = super::offline_context(g);
     match crate::model::load(&source, &ctx) {
+        Ok(_) if a.online => online(g, &source),
         Ok(model) => {
             let graph = crate::graph::build(&model);
             if g.output == Output::Json {
@@ -49,6 +50,58 @@ pub fn run(g: &Global) -> anyhow::Result<ExitCode> {
             eprint!("{}", render_all(&diags, &source));
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// The spec is valid: now what Azure would refuse. Pre-flight needs what is live (what
+/// exists keeps its names; what apply writes decides the permissions it needs), so the live
+/// state is read too, but no plan is shown.
+fn online(g: &Global, source: &Source) -> anyhow::Result<ExitCode> {
+    let client = super::connect::client(g)?;
+    let rt = super::connect::runtime()?;
+    let reporter = super::connect::reporter();
+    let read = super::plan::read_live(g, source, &client, reporter.as_ref(), true, false);
+    let (model, graph, live, answers) = match rt.block_on(read) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let mut plan = crate::plan::assemble(
+        &model,
+        &graph,
+        &source.text,
+        &live,
+        crate::plan::Options::default(),
+    );
+    super::plan::attach_preflight(
+        &mut plan,
+        &model,
+        &graph,
+        &live,
+        answers.as_ref(),
+        false,
+        source,
+        None,
+    );
+    let ok = !crate::plan::preflight::has_errors(&plan.preflight);
+    if g.output == Output::Json {
+        super::print_stdout(&format!(
+            "{}\n",
+            serde_json::json!({ "valid": ok, "problems": [], "preflight": plan.preflight })
+        ))?;
+    }
+    eprint!(
+        "{}",
+        crate::plan::view::render_preflight(&plan, Some(source))
+    );
+    if ok {
+        eprintln!(
+            "{}: valid, and pre-flight found nothing Azure would refuse",
+            source.name
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        super::plan::refuse_preflight(&plan, "`gw apply` would refuse to start");
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -67,6 +67,7 @@ pub(super) fn apim(d: &mut Diags, a: &ApimSpec, scope: &Scope, api_names: &[&str
         publisher_email: a.publisher_email.value.clone(),
         publisher_name: a.publisher_name.value.clone(),
         subscriptions: subscriptions(d, &a.subscriptions, api_names),
+        name_loc: a.name.loc,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::diags::{Diags, known_foundry, listing};
 use super::names;
-use super::types::Deployment;
+use super::types::{Deployment, DeploymentAt};
 use crate::diag::did_you_mean;
 use crate::spec::ModelSpec;
 use std::collections::BTreeMap;
@@ -44,6 +44,13 @@ pub(super) fn deployments(
             sku: m.sku.value.clone(),
             capacity: m.capacity.value,
             foundries: hosts(d, m, &path, foundry_names),
+            at: DeploymentAt {
+                index: i,
+                model: m.model.as_ref().map_or(m.name.loc, |s| s.loc),
+                version: m.version.loc,
+                sku: m.sku.loc,
+                capacity: m.capacity.loc,
+            },
         });
     }
     deployments

@@ -33,6 +33,8 @@ pub(super) fn foundries(d: &mut Diags, spec: &Sp<Vec<FoundrySpec>>, scope: &Scop
             location: f.location.value.clone(),
             disable_local_auth: f.disable_local_auth.unwrap_or(true),
             breaker: None,
+            name_loc: f.name.loc,
+            location_loc: f.location.loc,
         });
     }
     foundries

@@ -111,6 +111,7 @@ fn resource_group(d: &mut Diags, rg: &spec::ResourceGroupSpec) -> ResourceGroup 
         name: rg.name.value.clone(),
         location: rg.location.value.clone(),
         tags,
+        name_loc: rg.name.loc,
     }
 }
 

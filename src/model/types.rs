@@ -1,6 +1,7 @@
 //! The validated model: defaults applied, names resolved, every reference checked.
 //! Only a `Model` can be rendered or turned into Azure resources.
 
+use crate::spec::Loc;
 use std::collections::BTreeMap;
 
 pub const DEFAULT_COOKIE: &str = "APIM-Backend-Affinity";
@@ -27,6 +28,8 @@ pub struct ResourceGroup {
     pub name: String,
     pub location: String,
     pub tags: BTreeMap<String, String>,
+    /// Where `resource_group.name` is written (pre-flight points there).
+    pub name_loc: Loc,
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +42,9 @@ pub struct Foundry {
     pub disable_local_auth: bool,
     /// The breaker of the pools this foundry is a member of (they must agree).
     pub breaker: Option<Breaker>,
+    /// Where its `name` and `location` are written (pre-flight points there).
+    pub name_loc: Loc,
+    pub location_loc: Loc,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +57,19 @@ pub struct Deployment {
     pub capacity: u32,
     /// Foundries that host it, in the order of `foundries:`.
     pub foundries: Vec<String>,
+    /// Its place in `models:` and where its fields are written (pre-flight points there).
+    pub at: DeploymentAt,
+}
+
+/// Where a model's fields are written in the spec; `model` is the `name`'s place when
+/// `model:` is left out.
+#[derive(Clone, Debug, Default)]
+pub struct DeploymentAt {
+    pub index: usize,
+    pub model: Loc,
+    pub version: Loc,
+    pub sku: Loc,
+    pub capacity: Loc,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +83,8 @@ pub struct Apim {
     pub publisher_email: String,
     pub publisher_name: String,
     pub subscriptions: Vec<Subscription>,
+    /// Where `apim.name` is written (pre-flight points there).
+    pub name_loc: Loc,
 }
 
 #[derive(Clone, Debug)]

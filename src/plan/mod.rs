@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod diff;
+pub mod preflight;
 pub mod read;
 pub mod types;
 pub mod view;
@@ -31,5 +32,7 @@ pub fn assemble(
         changes,
         summary,
         read: Vec::new(),
+        preflight: Vec::new(),
+        preflight_skipped: None,
     }
 }

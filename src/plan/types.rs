@@ -99,6 +99,40 @@ pub struct Plan {
     /// Only in saved plans (`--out`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read: Vec<ReadStamp>,
+    /// What pre-flight found (model availability, quota, names, permissions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<Finding>,
+    /// Why pre-flight did not run (`--offline`, `--skip-preflight`); absent when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight_skipped: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Apply is certain to fail: plan exits 1 and apply refuses to start.
+    Error,
+    Warning,
+}
+
+/// One pre-flight problem, located in the spec like a validation error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Stable, for scripts: `model_not_offered`, `quota_exceeded`, ...
+    pub code: String,
+    /// `file:line:column`.
+    pub location: String,
+    /// The spec field, e.g. `models[0].version`.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The same place, for drawing the excerpt (not part of the JSON).
+    #[serde(skip)]
+    pub loc: crate::spec::Loc,
 }
 
 impl Plan {

@@ -126,3 +126,65 @@ pub fn render(plan: &Plan, style: &Style) -> String {
     );
     out
 }
+
+/// The pre-flight section of the plan: each finding drawn like a validation error (with the
+/// spec line and a caret when the spec is at hand), then a count; or why it did not run.
+pub fn render_preflight(plan: &Plan, source: Option<&crate::diag::Source>) -> String {
+    let mut out = String::new();
+    if let Some(why) = &plan.preflight_skipped {
+        let _ = writeln!(out, "\nPre-flight: skipped ({why}).");
+        return out;
+    }
+    if plan.preflight.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPre-flight: no problems found (models, quota, names, permissions)."
+        );
+        return out;
+    }
+    let errors = plan
+        .preflight
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = plan.preflight.len() - errors;
+    let _ = writeln!(out, "\nPre-flight:");
+    for f in &plan.preflight {
+        let label = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let region = f
+            .region
+            .as_ref()
+            .map_or_else(String::new, |r| format!(" [{r}]"));
+        match source.filter(|_| f.loc.is_known()) {
+            Some(src) => {
+                let mut d = crate::diag::Diagnostic::new(f.loc, f.path.clone(), f.message.clone());
+                d.hint = f.hint.clone();
+                let drawn = d.render(src);
+                let drawn = drawn.strip_prefix("error: ").unwrap_or(&drawn).to_string();
+                let _ = write!(out, "{label}[{}]{region}: {drawn}", f.code);
+            }
+            None => {
+                let path = if f.path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", f.path)
+                };
+                let _ = writeln!(out, "{label}[{}]{region}: {path}{}", f.code, f.message);
+                let _ = writeln!(out, "  --> {}", f.location);
+                if let Some(h) = &f.hint {
+                    let _ = writeln!(out, "hint: {h}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nPre-flight: {errors} error{}, {warnings} warning{}.",
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" }
+    );
+    out
+}

@@ -14,6 +14,7 @@
 #![allow(dead_code)] // Each test uses a different part of it.
 
 mod apim_lock;
+mod catalog;
 mod faults;
 mod ids;
 mod import;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use apim_lock::LOCKED_MESSAGE;
+pub use catalog::model as offered_model;
 pub use faults::Fault;
 pub use journal::Entry;
 pub use rbac::CALLER_OID;
@@ -170,6 +172,32 @@ impl Emulator {
             .state
             .taken_subdomains
             .push(name.to_ascii_lowercase());
+    }
+
+    /// Replaces the models `region` offers (`Models_List`); build entries with
+    /// [`offered_model`] and edit them (deprecation, lifecycle) as JSON.
+    pub fn set_region_models(&self, region: &str, models: Vec<Value>) {
+        lock(&self.shared).catalog.set_models(region, models);
+    }
+
+    /// A quota in `region`: its limit, and what others (not the emulator's deployments)
+    /// already use of it. `usage` is the usage name, e.g. `OpenAI.GlobalStandard.gpt-4o`.
+    pub fn set_quota(&self, region: &str, usage: &str, limit: f64, used_by_others: f64) {
+        lock(&self.shared)
+            .catalog
+            .set_quota(region, usage, limit, used_by_others);
+    }
+
+    /// Marks an APIM service name as held elsewhere in Azure: `checkNameAvailability` answers
+    /// `AlreadyExists`.
+    pub fn take_apim_name(&self, name: &str) {
+        lock(&self.shared).catalog.take_apim_name(name);
+    }
+
+    /// The caller's permissions (`PermissionGetResult.value`); `None` for the default
+    /// (Owner, or Contributor with `set_deny_role_writes`).
+    pub fn set_permissions(&self, permissions: Option<Vec<Value>>) {
+        lock(&self.shared).catalog.set_permissions(permissions);
     }
 
     /// ARM's token buckets: every answer carries `x-ms-ratelimit-remaining-subscription-*`

@@ -24,6 +24,8 @@ pub struct Shared {
     pub journal: Vec<Entry>,
     /// ARM's token buckets, when a test turned them on (`set_rate_limits`).
     pub rate: Option<Buckets>,
+    /// What pre-flight reads: models, quota, name availability, permissions.
+    pub catalog: super::catalog::Catalog,
     requests: u64,
     remaining_reads: u64,
     remaining_writes: u64,
@@ -36,6 +38,7 @@ impl Shared {
             faults: Vec::new(),
             journal: Vec::new(),
             rate: None,
+            catalog: Default::default(),
             requests: 0,
             remaining_reads: 12_000,
             remaining_writes: 1_200,
@@ -237,6 +240,9 @@ fn answer(
     }
     if !raw.is_empty() && body.is_none() {
         return Reply::error(400, "InvalidRequestContent", "the body is not JSON");
+    }
+    if let Some(reply) = shared.catalog.answer(&shared.state, method, path, body) {
+        return reply;
     }
     let mut reply = shared.state.handle(&Req {
         method,
