@@ -9,6 +9,7 @@ mod arm_client;
 mod azure_behaviours;
 mod destroy;
 mod emulator;
+mod import;
 mod plan;
 #[cfg(unix)] // A pseudo-terminal stands in for the user.
 mod prompt;

@@ -38,7 +38,18 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     if !a.offline {
         plan.read = plan::read::stamps(&graph, &live);
     }
-    show(g, &plan)?;
+    if g.output == Output::Markdown {
+        let full = match &a.out {
+            Some(p) => format!(
+                "`{}` (a saved plan, also the job's artifact if you keep it)",
+                p.display()
+            ),
+            None => "`gw plan -o json` prints it".to_string(),
+        };
+        super::print_stdout(&view::markdown(&plan, &full))?;
+    } else {
+        show(g, &plan)?;
+    }
     if let Some(path) = &a.out {
         fs_err::write(path, format!("{}\n", serde_json::to_string_pretty(&plan)?))?;
         if a.offline {
