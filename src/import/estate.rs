@@ -246,6 +246,12 @@ impl View {
                         ));
                     }
                     backend_foundry.insert(name.to_lowercase(), f.name.clone());
+                    let rule = s(b, "/properties/circuitBreaker/rules/0/name");
+                    if !rule.is_empty() && rule != "breaker" {
+                        f.notes.push(format!(
+                            "Its backend's circuit-breaker rule is named `{rule}`; gw names it `breaker`, so the first apply renames it."
+                        ));
+                    }
                     if let Some(br) = breaker(b) {
                         breakers.insert(f.name.clone(), br);
                     }
@@ -494,6 +500,17 @@ fn pool(
             )),
         }
     }
+    let services = b
+        .pointer("/properties/pool/services")
+        .and_then(Value::as_array);
+    let terse = services.into_iter().flatten().any(|svc| {
+        !s(svc, "/id").starts_with("/subscriptions/")
+            || svc.get("priority").is_none()
+            || svc.get("weight").is_none()
+    });
+    if terse {
+        notes.push("Its members are written as `/backends/NAME` or without a priority or weight; gw writes each one's full id, priority and weight (Azure's defaults are 1): the same pool, spelled out.".into());
+    }
     let found: Vec<Option<&Breaker>> = members.iter().map(|m| breakers.get(&m.foundry)).collect();
     let breaker = found.first().copied().flatten().cloned();
     if found.iter().any(|b| *b != breaker.as_ref()) {
@@ -553,6 +570,23 @@ fn api(
         policy: policy.map(str::to_string),
         notes,
     };
+    let display = s(a, "/properties/displayName");
+    if !display.is_empty() && display != out.name {
+        out.notes.push(format!(
+            "Its display name `{display}` becomes `{}`: gw names an API after its key.",
+            out.name
+        ));
+    }
+    if !s(a, "/properties/description").starts_with(OWNER_DESCRIPTION) {
+        let ops = crate::graph::OPERATIONS
+            .iter()
+            .find(|(t, _)| t.as_str() == api_type)
+            .map(|(_, ops)| ops.iter().map(|o| o.name).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        out.notes.push(format!(
+            "gw declares the operations of an {api_type} API itself ({ops}): the first apply imports them in place of the API's current ones."
+        ));
+    }
     let Some(r) = policy.and_then(recognise) else {
         out.notes
             .push("It has no policy gw can read: requests go to the first backend below.".into());

@@ -237,7 +237,7 @@ fn write_api(y: &mut Yaml, api: &Api, keep_policy: bool) {
         y.comment(
             4,
             &format!(
-                "The live policy is kept verbatim in {}: the one gw would write for this routing differs\n(gw's adds managed-identity auth, drops the caller's key, and answers unknown models with 400).\nRemove `policy:` to let gw write it.",
+                "The live policy is kept verbatim in {} and used as is: it differs from the one gw would write\nfor this routing. Remove `policy:` to let gw write its own (managed-identity auth, the caller's\nkey dropped, retries across the pool, JSON errors for unknown models).",
                 policy_file(&api.name)
             ),
         );

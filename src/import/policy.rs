@@ -31,12 +31,19 @@ pub fn recognise(xml: &str) -> Option<Recognised> {
     let (masked, exprs) = mask_expressions(xml).ok()?;
     let doc = roxmltree::Document::parse(&masked).ok()?;
     let expr = |s: &str| -> String {
-        s.trim()
+        let restored = s
+            .trim()
             .strip_prefix("@(EXPR")
             .and_then(|r| r.strip_suffix(')'))
             .and_then(|i| i.parse::<usize>().ok())
             .and_then(|i| exprs.get(i).cloned())
-            .unwrap_or_else(|| s.to_string())
+            .unwrap_or_else(|| s.to_string());
+        // `@(expr)` as written: the expression alone.
+        let t = restored.trim();
+        t.strip_prefix("@(")
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or(t)
+            .to_string()
     };
     let mut out = Recognised::default();
     if let Some((_, rest)) = xml.split_once("Known models: ")
