@@ -10,6 +10,7 @@ mod azure_behaviours;
 mod destroy;
 mod emulator;
 mod import;
+mod markdown;
 mod plan;
 #[cfg(unix)] // A pseudo-terminal stands in for the user.
 mod prompt;

@@ -61,7 +61,9 @@ fn render_within(plan: &Plan, full_plan: &str, limit: usize) -> String {
         );
     }
     let notes = notes(&changes);
-    let mut sections: Vec<String> = changes.iter().map(|c| section(c)).collect();
+    // Creates and deletes are whole resources (the JSON plan has their fields): the table
+    // says it all, and the notes say why.
+    let mut sections: Vec<String> = changes.iter().filter_map(|c| section(c)).collect();
     if !notes.is_empty() {
         sections.push(format!("#### Notes\n\n{notes}"));
     }
@@ -78,7 +80,6 @@ fn render_within(plan: &Plan, full_plan: &str, limit: usize) -> String {
             return out;
         }
         out.push_str(&sec);
-        out.push('\n');
     }
     out
 }
@@ -120,20 +121,16 @@ fn longest_run(s: &str, ch: char) -> usize {
     best
 }
 
-fn section(c: &Change) -> String {
+fn section(c: &Change) -> Option<String> {
+    if matches!(c.action, Action::Create | Action::Delete) || c.diff.is_empty() {
+        return None;
+    }
     let mut out = format!(
         "#### `{} {}` ({})\n\n",
         c.action.symbol(),
         c.address,
         what(c)
     );
-    // A create's or delete's fields are the whole resource: the JSON plan has them.
-    if matches!(c.action, Action::Create | Action::Delete) || c.diff.is_empty() {
-        if let Some(r) = &c.reason {
-            let _ = writeln!(out, "{r}.\n");
-        }
-        return out;
-    }
     let (policies, fields): (Vec<&FieldDiff>, Vec<&FieldDiff>) =
         c.diff.iter().partition(|d| policy_texts(d).is_some());
     if !fields.is_empty() {
@@ -164,7 +161,7 @@ fn section(c: &Change) -> String {
             let _ = writeln!(out, "Policy XML changed:\n\n{block}");
         }
     }
-    out
+    Some(out)
 }
 
 fn ensure_newline(s: &str) -> String {
@@ -186,9 +183,7 @@ fn notes(changes: &[&Change]) -> String {
             };
             let _ = writeln!(out, "- `{}` {how} ({}).", c.address, sd.location);
         }
-        if let Some(r) = &c.reason
-            && !matches!(c.action, Action::Create | Action::Delete)
-        {
+        if let Some(r) = &c.reason {
             let _ = writeln!(out, "- `{}`: {r}.", c.address);
         }
     }
@@ -232,7 +227,7 @@ mod tests {
                 .map(|i| format!("<x n=\"{i}\"/>\n"))
                 .collect::<String>()
         };
-        let changes = (0..40)
+        let changes: Vec<Change> = (0..100)
             .map(|i| {
                 change(
                     i,
@@ -245,15 +240,41 @@ mod tests {
                 )
             })
             .collect();
-        let md = render_within(&plan(changes), "`plan.json`", 20_000);
+        let md = render_within(&plan(changes.clone()), "`plan.json`", 20_000);
         assert!(md.chars().count() <= 20_000, "{}", md.chars().count());
+        // At GitHub's own limit too.
+        let full = render(&plan(changes), "`plan.json`");
+        assert!(full.chars().count() <= COMMENT_LIMIT);
+        assert!(full.contains("**Truncated:**"), "{full}");
+        // What a reader sees: whole sections, then the pointer (a small limit keeps it short).
+        let short = render_within(&plan(changes_small()), "`plan.json`", 2_000);
+        insta::assert_snapshot!("markdown_over_the_limit", short);
         assert!(md.contains("The full plan: `plan.json`."), "{md}");
         // Every change is still in the summary table, and no diff block is cut open.
-        assert_eq!(md.matches("| update |").count(), 40);
+        assert_eq!(md.matches("| update |").count(), 100);
         assert_eq!(
             md.matches("```diff").count(),
             md.matches("</details>").count()
         );
+    }
+
+    fn changes_small() -> Vec<Change> {
+        (0..4)
+            .map(|i| {
+                change(
+                    i,
+                    Action::Update,
+                    vec![FieldDiff {
+                        path: "properties.value".into(),
+                        before: Some(json!("<policies>\n<a/>\n</policies>")),
+                        after: Some(json!(format!(
+                            "<policies>\n{}</policies>",
+                            "<b/>\n".repeat(30)
+                        ))),
+                    }],
+                )
+            })
+            .collect()
     }
 
     #[test]
