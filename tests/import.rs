@@ -418,3 +418,67 @@ fn import_refuses_to_write_over_a_spec_and_names_the_service_to_pick() {
         run.stderr
     );
 }
+
+#[test]
+fn a_policy_file_the_spec_names_must_exist_and_be_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(example("load-balancing")).unwrap();
+    let with_policy = spec.replace(
+        "    path: inference\n",
+        "    path: inference\n    policy: policies/inference.xml\n",
+    );
+    assert_ne!(with_policy, spec);
+    std::fs::write(dir.path().join("gw.yaml"), &with_policy).unwrap();
+    let validate = || {
+        crate::support::cli::gw()
+            .args(["validate", "-f"])
+            .args([dir.path().join("gw.yaml")])
+            .run()
+    };
+    let run = validate();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("apis.inference.policy"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("relative to the spec file"),
+        "{}",
+        run.stderr
+    );
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/inference.xml"),
+        "<policies><inbound>",
+    )
+    .unwrap();
+    let run = validate();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("not a well-formed policy document"),
+        "{}",
+        run.stderr
+    );
+    let mine = "<policies><inbound><base /></inbound></policies>";
+    std::fs::write(dir.path().join("policies/inference.xml"), mine).unwrap();
+    assert_eq!(validate().code, 0);
+    // The file is what render writes and apply sends.
+    let out = dir.path().join("out");
+    let run = crate::support::cli::gw()
+        .args(["render", "--out"])
+        .args([&out])
+        .args(["-f"])
+        .args([dir.path().join("gw.yaml")])
+        .env(
+            "AZURE_SUBSCRIPTION_ID",
+            "00000000-0000-0000-0000-000000000001",
+        )
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out.join("policies/inference.xml")).unwrap(),
+        mine
+    );
+}
