@@ -40,10 +40,8 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     }
     if g.output == Output::Markdown {
         let full = match &a.out {
-            Some(p) => format!(
-                "`{}` (a saved plan, also the job's artifact if you keep it)",
-                p.display()
-            ),
+            // The saved plan: a CI job keeps it as an artifact beside the comment.
+            Some(p) => format!("`{}`", p.display()),
             None => "`gw plan -o json` prints it".to_string(),
         };
         super::print_stdout(&view::markdown(&plan, &full))?;
