@@ -32,7 +32,7 @@ pub struct Global {
     /// Azure Resource Manager endpoint [env: GW_ARM_ENDPOINT] (default https://management.azure.com).
     #[arg(long, global = true)]
     pub arm_endpoint: Option<String>,
-    /// Output format: human text, or one JSON document on stdout.
+    /// Output format: human text, one JSON document on stdout, or (plan) a pull-request comment in Markdown.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// No colour (also NO_COLOR).
@@ -50,6 +50,8 @@ pub struct Global {
 pub enum Output {
     Text,
     Json,
+    /// `gw plan` only: the plan as a pull-request comment.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +75,37 @@ pub enum Command {
     Serve(ServeArgs),
     /// Probe a gateway and check balancing, routing and affinity against the spec.
     Verify(VerifyArgs),
+    /// Read a live estate (APIM, Foundry accounts, their deployments) and write the gw.yaml that describes it.
+    Import(ImportArgs),
+    /// Print shell completions: bash, zsh, fish, powershell or elvish.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `gw man > gw.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The resource group that holds the estate.
+    #[arg(long)]
+    pub resource_group: String,
+    /// The APIM service to import, when the group holds several.
+    #[arg(long)]
+    pub apim: Option<String>,
+    /// Where to write the spec (policies gw does not understand go beside it, under policies/).
+    #[arg(long, value_name = "FILE", default_value = "gw.yaml")]
+    pub out: PathBuf,
+    /// Write over an existing spec file.
+    #[arg(long)]
+    pub force: bool,
+    /// Also save the plan that marks what was found as gw's (tags, descriptions), for `gw apply PLAN.json`.
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod diag;
 pub mod env;
 pub mod graph;
+pub mod import;
 pub mod model;
 pub mod render;
 pub mod serve;

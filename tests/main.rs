@@ -9,6 +9,8 @@ mod arm_client;
 mod azure_behaviours;
 mod destroy;
 mod emulator;
+mod import;
+mod markdown;
 mod plan;
 mod preflight;
 #[cfg(unix)] // A pseudo-terminal stands in for the user.

@@ -3,8 +3,10 @@
 
 mod affinity;
 mod apply;
+mod completions;
 mod connect;
 mod destroy;
+mod import;
 mod plan;
 mod render;
 mod saved_plan;
@@ -13,12 +15,17 @@ mod serve;
 mod validate;
 mod verify;
 
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{Cli, Command, Global, Output};
 use crate::diag::{Source, render_all};
 use crate::model::{Context, Model};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> ExitCode {
+    if cli.global.output == Output::Markdown && !matches!(cli.command, Command::Plan(_)) {
+        eprintln!("error: `-o markdown` is a view of a plan only");
+        eprintln!("hint: use it with `gw plan`; other commands print `-o text` or `-o json`");
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Validate(a) => validate::run(&cli.global, a),
         Command::Render(a) => render::run(&cli.global, a),
@@ -29,6 +36,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Destroy(a) => destroy::run(&cli.global, a),
         Command::Serve(a) => serve::run(&cli.global, a),
         Command::Verify(a) => verify::run(&cli.global, a),
+        Command::Import(a) => import::run(&cli.global, a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man => completions::man(),
     };
     match result {
         Ok(code) => code,

@@ -69,7 +69,16 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
     if !a.offline {
         plan.read = plan::read::stamps(&graph, &live);
     }
-    show(g, &plan, &source)?;
+    if g.output == Output::Markdown {
+        let full = match &a.out {
+            // The saved plan: a CI job keeps it as an artifact beside the comment.
+            Some(p) => format!("`{}`", p.display()),
+            None => "`gw plan -o json` prints it".to_string(),
+        };
+        super::print_stdout(&view::markdown(&plan, &full))?;
+    } else {
+        show(g, &plan, &source)?;
+    }
     if let Some(path) = &a.out {
         fs_err::write(path, format!("{}\n", serde_json::to_string_pretty(&plan)?))?;
         if a.offline {

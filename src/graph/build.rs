@@ -376,7 +376,10 @@ pub fn build(model: &Model) -> Graph {
                 last.written_by = Some(addr.clone());
             }
         }
-        let xml = crate::render::policy::render(model, api);
+        let xml = match &api.custom_policy {
+            Some(p) => p.xml.clone(),
+            None => crate::render::policy::render(model, api),
+        };
         let mut deps = vec![addr.clone()];
         deps.extend(model.api_targets(api).iter().map(|t| target_address(t)));
         b.add(

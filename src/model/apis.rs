@@ -189,6 +189,11 @@ pub(super) fn apis(
             routing,
             retry,
             subscription_required: api.subscription_required.unwrap_or(true),
+            custom_policy: api.policy.as_ref().map(|p| CustomPolicy {
+                path: p.value.clone(),
+                loc: p.loc,
+                xml: String::new(),
+            }),
         });
     }
     (apis, derived)

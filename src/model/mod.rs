@@ -34,7 +34,9 @@ use crate::diag::{Diagnostic, Source};
 pub fn load(source: &Source, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
     let (spec, mut problems) = crate::spec::parse(source)?;
     let semantic = match build(&spec, ctx) {
-        Ok(model) if problems.is_empty() => return Ok(model),
+        Ok(mut model) if problems.is_empty() => {
+            return read_policies(&mut model, source).map(|()| model);
+        }
         Ok(_) => Vec::new(),
         Err(v) => v,
     };
@@ -48,4 +50,53 @@ pub fn load(source: &Source, ctx: &Context) -> Result<Model, Vec<Diagnostic>> {
     );
     problems.sort_by_key(|d| (d.loc, d.path.clone()));
     Err(problems)
+}
+
+/// Reads the policy files the spec names, relative to the spec's folder. A missing file or
+/// one that is not XML is an error at the `policy:` line.
+fn read_policies(model: &mut Model, source: &Source) -> Result<(), Vec<Diagnostic>> {
+    let dir = std::path::Path::new(&source.name)
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .to_path_buf();
+    let mut problems = Vec::new();
+    for api in &mut model.apis {
+        let Some(p) = api.custom_policy.as_mut() else {
+            continue;
+        };
+        let file = dir.join(&p.path);
+        let problem = match std::fs::read_to_string(&file) {
+            Ok(xml)
+                if roxmltree::Document::parse(
+                    &crate::render::xml::mask_expressions(&xml)
+                        .map(|m| m.0)
+                        .unwrap_or_default(),
+                )
+                .is_ok() =>
+            {
+                p.xml = xml;
+                continue;
+            }
+            Ok(_) => (
+                format!("{} is not a well-formed policy document", file.display()),
+                "fix the XML, or remove `policy:` to let gw generate the policy",
+            ),
+            Err(e) => (
+                format!("cannot read {}: {e}", file.display()),
+                "the path is relative to the spec file; remove `policy:` to let gw generate the policy",
+            ),
+        };
+        problems.push(Diagnostic {
+            loc: p.loc,
+            path: format!("apis.{}.policy", api.name),
+            message: problem.0,
+            hint: Some(problem.1.into()),
+            note: None,
+        });
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }

@@ -175,6 +175,17 @@ pub struct Api {
     pub routing: Routing,
     pub retry: Retry,
     pub subscription_required: bool,
+    /// A policy used verbatim instead of the generated one (`policy:` in the spec).
+    pub custom_policy: Option<CustomPolicy>,
+}
+
+/// A policy file the spec names: its path as written and, once `model::load` has read it
+/// (relative to the spec), its text.
+#[derive(Clone, Debug)]
+pub struct CustomPolicy {
+    pub path: String,
+    pub loc: crate::spec::Loc,
+    pub xml: String,
 }
 
 #[derive(Clone, Debug)]

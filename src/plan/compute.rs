@@ -274,7 +274,14 @@ pub fn compute(graph: &Graph, live: &LiveState, opts: Options) -> Vec<Change> {
             action: Action::Delete,
             diff: Vec::new(),
             soft_deleted: None,
-            reason: Some("gw created it and the spec no longer has it".into()),
+            reason: Some(
+                if o.kind == Kind::Operation {
+                    "its API's OpenAPI import does not have it (the API is gw's)"
+                } else {
+                    "gw created it and the spec no longer has it"
+                }
+                .into(),
+            ),
             kind: Some(o.kind),
         });
     }

@@ -408,3 +408,92 @@ pub fn stamps(graph: &Graph, live: &LiveState) -> Vec<ReadStamp> {
         })
         .collect()
 }
+
+/// Everything in a resource group that a spec could describe, read without a spec (for
+/// `gw import`): the group, its accounts and their deployments, its APIM services, and for
+/// the chosen service its backends, APIs (with their policies, as raw XML) and subscriptions.
+#[derive(Clone, Debug, Default)]
+pub struct Estate {
+    pub group: Option<Value>,
+    pub accounts: Vec<Value>,
+    /// Deployments per account, in the order of `accounts`.
+    pub deployments: Vec<Vec<Value>>,
+    pub services: Vec<Value>,
+    /// The service whose children were read.
+    pub apim: Option<Value>,
+    pub backends: Vec<Value>,
+    pub apis: Vec<Value>,
+    /// Each API's policy XML (None: the API has none), in the order of `apis`.
+    pub policies: Vec<Option<String>>,
+    pub subscriptions: Vec<Value>,
+}
+
+/// Reads an estate in three rounds of parallel requests; `pick` chooses the APIM service
+/// among those in the group (by name), and may return None to read no service's children.
+pub async fn read_estate(
+    client: &ArmClient,
+    rg_id: &str,
+    pick: impl FnOnce(&[Value]) -> Option<Value>,
+) -> Result<Estate, ArmError> {
+    let list = |path: String, api: &'static str| async move {
+        match client.list(&path, api).await {
+            Err(e) if e.status() == Some(404) => Ok(Vec::new()),
+            r => r,
+        }
+    };
+    let accounts_path = format!("{rg_id}/providers/Microsoft.CognitiveServices/accounts");
+    let services_path = format!("{rg_id}/providers/Microsoft.ApiManagement/service");
+    let (group, accounts, services) = futures::join!(
+        client.get(rg_id, Kind::ResourceGroup.api_version()),
+        list(accounts_path, Kind::Account.api_version()),
+        list(services_path, Kind::Apim.api_version()),
+    );
+    let mut estate = Estate {
+        group: group?.map(|l| l.body),
+        accounts: accounts?,
+        services: services?,
+        ..Estate::default()
+    };
+    estate.apim = pick(&estate.services);
+    let apim_id = estate.apim.as_ref().and_then(id_of);
+    let deployments = join_all(
+        estate
+            .accounts
+            .iter()
+            .filter_map(id_of)
+            .map(|id| list(format!("{id}/deployments"), Kind::Deployment.api_version())),
+    );
+    let children = async {
+        let Some(id) = &apim_id else {
+            return Ok((Vec::new(), Vec::new(), Vec::new()));
+        };
+        let (b, a, s) = futures::join!(
+            list(format!("{id}/backends"), Kind::Backend.api_version()),
+            list(format!("{id}/apis"), Kind::Api.api_version()),
+            list(
+                format!("{id}/subscriptions"),
+                Kind::Subscription.api_version()
+            ),
+        );
+        Ok::<_, ArmError>((b?, a?, s?))
+    };
+    let (deployments, children) = futures::join!(deployments, children);
+    estate.deployments = deployments.into_iter().collect::<Result<_, _>>()?;
+    (estate.backends, estate.apis, estate.subscriptions) = children?;
+    // Without format=rawxml APIM answers with the XML re-escaped.
+    let policies = join_all(estate.apis.iter().filter_map(id_of).map(|id| async move {
+        let policy = format!("{id}/policies/policy");
+        let live = client
+            .get_with_query(&policy, Kind::Policy.api_version(), &[("format", "rawxml")])
+            .await?;
+        Ok::<_, ArmError>(live.and_then(|l| {
+            l.body
+                .pointer("/properties/value")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }))
+    }))
+    .await;
+    estate.policies = policies.into_iter().collect::<Result<_, _>>()?;
+    Ok(estate)
+}

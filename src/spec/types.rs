@@ -187,6 +187,11 @@ pub struct ApiSpec {
     /// Require an APIM subscription key (header or query `api-key`). Default true.
     #[serde(default)]
     pub subscription_required: Option<bool>,
+    /// A policy XML file (relative to this spec) used verbatim instead of the one gw
+    /// generates, e.g. a hand-written policy `gw import` kept. Routing fields still decide
+    /// which backends and pools exist.
+    #[serde(default)]
+    pub policy: Option<Sp<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

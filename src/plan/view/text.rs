@@ -1,16 +1,10 @@
-//! The plan for people: one line per resource that changes (`+` create, `~` update with its
-//! fields, `-` delete, `-/+` replace), then Terraform's summary line.
+//! The plan for people on a terminal: one line per resource that changes (`+` create, `~`
+//! update with its fields, `-` delete, `-/+` replace), then Terraform's summary line.
 
-use super::diff::policy_line_diff;
-use super::types::*;
-use serde_json::Value;
+use super::super::diff::policy_line_diff;
+use super::super::types::*;
+use super::{Style, policy_texts, short};
 use std::fmt::Write as _;
-
-pub struct Style {
-    pub color: bool,
-    /// Show unchanged resources too.
-    pub verbose: bool,
-}
 
 fn paint(style: &Style, action: Action, text: &str) -> String {
     if !style.color {
@@ -24,17 +18,6 @@ fn paint(style: &Style, action: Action, text: &str) -> String {
         Action::NoOp => "2",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
-}
-
-/// A value on one line: documents (policy XML) as their line count, everything else whole.
-fn short(v: &Option<Value>) -> String {
-    match v {
-        None => "(absent)".into(),
-        Some(Value::String(s)) if s.contains('\n') => format!("({} lines)", s.lines().count()),
-        // A document on one line (an API's OpenAPI import): its size, not its text.
-        Some(Value::String(s)) if s.len() > 160 => format!("({} characters)", s.len()),
-        Some(v) => v.to_string(),
-    }
 }
 
 pub fn render(plan: &Plan, style: &Style) -> String {
@@ -82,14 +65,7 @@ pub fn render(plan: &Plan, style: &Style) -> String {
                 let _ = writeln!(out, "      {} = {}", d.path, short(&d.after));
                 continue;
             }
-            let is_policy = d.path == "properties.value"
-                && d.after
-                    .as_ref()
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| s.contains("<policies"));
-            if is_policy {
-                let before = d.before.as_ref().and_then(Value::as_str).unwrap_or("");
-                let after = d.after.as_ref().and_then(Value::as_str).unwrap_or("");
+            if let Some((before, after)) = policy_texts(d) {
                 let _ = writeln!(out, "      {}: policy XML changed:", d.path);
                 for l in policy_line_diff(before, after).lines() {
                     let _ = writeln!(out, "        {l}");

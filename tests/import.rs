@@ -1,0 +1,484 @@
+//! `gw import` against the ARM emulator: estates gw created (every example), estates shaped
+//! like the AI-Gateway labs' Bicep, and a policy gw does not understand.
+
+use crate::support::azure::Azure;
+use crate::support::cli::{EXAMPLES, Run, example};
+
+/// The example's resource group name, read from its spec.
+fn group_of(name: &str) -> String {
+    let text = std::fs::read_to_string(example(name)).unwrap();
+    let after = text.split("resource_group:").nth(1).unwrap();
+    let line = after
+        .lines()
+        .find(|l| l.trim_start().starts_with("name:"))
+        .unwrap();
+    line.split(':').nth(1).unwrap().trim().to_string()
+}
+
+fn import(az: &Azure, dir: &std::path::Path, rg: &str, extra: &[&str]) -> Run {
+    az.gw()
+        .args(["import", "--resource-group", rg, "--out"])
+        .args([dir.join("gw.yaml")])
+        .args(extra)
+        .run()
+}
+
+fn plan(az: &Azure, dir: &std::path::Path) -> Run {
+    az.gw()
+        .args(["plan", "--detailed-exitcode", "-f"])
+        .args([dir.join("gw.yaml")])
+        .run()
+}
+
+#[test]
+fn an_estate_gw_created_imports_to_a_spec_that_plans_no_changes() {
+    for name in EXAMPLES {
+        let az = Azure::deployed(name);
+        let dir = tempfile::tempdir().unwrap();
+        let run = import(&az, dir.path(), &group_of(name), &[]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("should show no changes"),
+            "{name}: {}",
+            run.stderr
+        );
+        let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+        // gw's own policy is recognised, not kept as a file.
+        assert!(!yaml.contains("policy:"), "{name}:\n{yaml}");
+        assert!(!dir.path().join("policies").exists());
+        let p = plan(&az, dir.path());
+        assert_eq!(p.code, 0, "{name}:\n{yaml}\n{}\n{}", p.stdout, p.stderr);
+        assert!(p.stdout.contains("No changes."), "{name}: {}", p.stdout);
+    }
+}
+
+/// A resource group shaped like an AI-Gateway lab's Bicep left it: accounts
+/// `NAME-{uniqueString}` with one deployment each, the APIM service `apim-{uniqueString}`,
+/// a backend per account (description 'backend description', URL `{endpoint}openai`,
+/// breaker rule 'openAIBreakerRule'), pools without gw's marker, the inference API imported
+/// from an OpenAPI document with the lab's operation ids, its policy.xml, one subscription.
+struct Lab {
+    rg: &'static str,
+    location: &'static str,
+    /// Account name (before the suffix), region, deployment (name, model version).
+    accounts: &'static [(&'static str, &'static str, &'static str, &'static str)],
+    /// Pool name, members (account, priority, weight), affinity cookie.
+    pools: &'static [LabPool],
+    /// Breaker (count, interval, accept Retry-After) on every account's backend.
+    breaker: (u32, &'static str, Option<bool>),
+    policy: &'static str,
+}
+
+/// A pool: name, members (account, priority, weight), affinity cookie.
+type LabPool = (
+    &'static str,
+    &'static [(&'static str, Option<u32>, Option<u32>)],
+    Option<&'static str>,
+);
+
+const SUFFIX: &str = "x3kq7mfa2bz4c";
+
+const LABS: &[(&str, Lab)] = &[
+    (
+        "backend-pool-load-balancing",
+        Lab {
+            rg: "lab-backend-pool-load-balancing",
+            location: "eastus",
+            accounts: &[
+                ("foundry1", "eastus", "gpt-4o-mini", "2024-07-18"),
+                ("foundry2", "swedencentral", "gpt-4o-mini", "2024-07-18"),
+                ("foundry3", "westus", "gpt-4o-mini", "2024-07-18"),
+            ],
+            pools: &[(
+                "openai-backend-pool",
+                &[
+                    ("foundry1", Some(1), None),
+                    ("foundry2", Some(2), Some(50)),
+                    ("foundry3", Some(2), Some(50)),
+                ],
+                None,
+            )],
+            breaker: (1, "PT5M", Some(true)),
+            policy: include_str!("fixtures/labs/load-balancing.xml"),
+        },
+    ),
+    (
+        "model-routing",
+        Lab {
+            rg: "lab-model-routing",
+            location: "eastus",
+            accounts: &[
+                ("foundry1", "eastus", "gpt-4o-mini", "2024-07-18"),
+                ("foundry2", "swedencentral", "gpt-4o-mini", "2024-07-18"),
+                ("foundry3", "westus", "gpt-4.1", "2025-04-14"),
+                ("foundry4", "eastus2", "gpt-4.1", "2025-04-14"),
+            ],
+            pools: &[
+                (
+                    "openai-backend-pool-1",
+                    &[("foundry1", None, None), ("foundry2", None, None)],
+                    None,
+                ),
+                (
+                    "openai-backend-pool-2",
+                    &[("foundry3", None, None), ("foundry4", None, None)],
+                    None,
+                ),
+            ],
+            breaker: (3, "PT5M", None),
+            policy: include_str!("fixtures/labs/model-routing.xml"),
+        },
+    ),
+    (
+        "session-affinity",
+        Lab {
+            rg: "lab-session-affinity",
+            location: "eastus",
+            accounts: &[
+                ("foundry1", "eastus", "gpt-4o-mini", "2024-07-18"),
+                ("foundry2", "swedencentral", "gpt-4o-mini", "2024-07-18"),
+            ],
+            pools: &[(
+                "openai-backend-pool",
+                &[
+                    ("foundry1", Some(1), Some(50)),
+                    ("foundry2", Some(1), Some(50)),
+                ],
+                Some("APIM-Backend-Affinity"),
+            )],
+            breaker: (1, "PT1M", Some(true)),
+            policy: include_str!("fixtures/labs/session-affinity.xml"),
+        },
+    ),
+];
+
+/// PUTs through the emulator's HTTP API, as the Bicep deployment would, and waits for each.
+async fn put(http: &reqwest::Client, az: &Azure, id: &str, api: &str, body: &serde_json::Value) {
+    use crate::support::fake_az::FAKE_TOKEN;
+    let url = format!("{}{id}?api-version={api}", az.arm.url());
+    let resp = http
+        .put(&url)
+        .bearer_auth(FAKE_TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "PUT {id}: {}",
+        resp.text().await.unwrap()
+    );
+    for _ in 0..20 {
+        let got: serde_json::Value = http
+            .get(&url)
+            .bearer_auth(FAKE_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let state = got
+            .pointer("/properties/provisioningState")
+            .and_then(|s| s.as_str());
+        if matches!(state, None | Some("Succeeded")) {
+            return;
+        }
+    }
+    panic!("{id} never finished");
+}
+
+fn build_lab(az: &Azure, lab: &Lab) {
+    use serde_json::json;
+    let rg = az.rg_id(lab.rg);
+    let apim = format!("{rg}/providers/Microsoft.ApiManagement/service/apim-{SUFFIX}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    rt.block_on(async {
+        put(&http, az, &rg, "2025-04-01", &json!({ "location": lab.location })).await;
+        put(&http, az, &apim, "2024-05-01", &json!({
+            "location": lab.location,
+            "sku": { "name": "BasicV2", "capacity": 1 },
+            "identity": { "type": "SystemAssigned" },
+            "properties": { "publisherEmail": "noreply@microsoft.com", "publisherName": "Microsoft" }
+        })).await;
+        for (name, region, model, version) in lab.accounts {
+            let account = format!("{name}-{SUFFIX}");
+            let id = format!("{rg}/providers/Microsoft.CognitiveServices/accounts/{account}");
+            put(&http, az, &id, "2025-06-01", &json!({
+                "location": region, "kind": "AIServices", "sku": { "name": "S0" },
+                "identity": { "type": "SystemAssigned" },
+                "properties": { "customSubDomainName": account, "publicNetworkAccess": "Enabled", "disableLocalAuth": false }
+            })).await;
+            put(&http, az, &format!("{id}/deployments/{model}"), "2025-06-01", &json!({
+                "sku": { "name": "Standard", "capacity": 20 },
+                "properties": { "model": { "format": "OpenAI", "name": model, "version": version } }
+            })).await;
+            let (count, interval, accept) = lab.breaker;
+            let mut rule = json!({
+                "name": "openAIBreakerRule",
+                "failureCondition": { "count": count, "errorReasons": ["Server errors"], "interval": interval, "statusCodeRanges": [{ "min": 429, "max": 429 }] },
+                "tripDuration": "PT1M",
+            });
+            if let Some(a) = accept {
+                rule["acceptRetryAfter"] = json!(a);
+            }
+            put(&http, az, &format!("{apim}/backends/{name}"), "2024-10-01-preview", &json!({ "properties": {
+                "description": "backend description",
+                "url": format!("https://{account}.cognitiveservices.azure.com/openai"),
+                "protocol": "http",
+                "circuitBreaker": { "rules": [rule] },
+            }})).await;
+        }
+        for (pool, members, cookie) in lab.pools {
+            let services: Vec<_> = members.iter().map(|(m, p, w)| {
+                let mut s = json!({ "id": format!("/backends/{m}") });
+                if let Some(p) = p { s["priority"] = json!(p); }
+                if let Some(w) = w { s["weight"] = json!(w); }
+                s
+            }).collect();
+            let mut body = json!({ "properties": { "description": "Load balancer for multiple OpenAI endpoints", "type": "Pool", "pool": { "services": services } } });
+            if let Some(c) = cookie {
+                body["properties"]["pool"]["sessionAffinity"] = json!({ "sessionId": { "source": "Cookie", "name": c } });
+            }
+            put(&http, az, &format!("{apim}/backends/{pool}"), "2024-10-01-preview", &body).await;
+        }
+        let op = |id: &str| json!({ "operationId": id, "parameters": [{ "name": "deployment-id", "in": "path", "required": true, "schema": { "type": "string" } }], "responses": { "200": { "description": "OK" } } });
+        let doc = json!({
+            "openapi": "3.0.1",
+            "info": { "title": "Azure OpenAI Service API", "version": "2024-10-21" },
+            "paths": {
+                "/deployments/{deployment-id}/chat/completions": { "post": op("ChatCompletions_Create") },
+                "/deployments/{deployment-id}/completions": { "post": op("Completions_Create") },
+                "/deployments/{deployment-id}/embeddings": { "post": op("embeddings_create") },
+            }
+        });
+        let api = format!("{apim}/apis/inference-api");
+        put(&http, az, &api, "2024-05-01", &json!({ "properties": {
+            "displayName": "Inference API", "description": "Inferencing API for AI models",
+            "path": "inference/openai", "protocols": ["https"], "subscriptionRequired": true,
+            "subscriptionKeyParameterNames": { "header": "api-key", "query": "api-key" },
+            "format": "openapi+json", "value": doc.to_string(),
+        }})).await;
+        put(&http, az, &format!("{api}/policies/policy"), "2024-05-01", &json!({ "properties": { "format": "rawxml", "value": lab.policy } })).await;
+        put(&http, az, &format!("{apim}/subscriptions/openai-subscription"), "2024-05-01", &json!({ "properties": {
+            "displayName": "OpenAI Subscription", "scope": "/apis/inference-api", "state": "active", "allowTracing": true,
+        }})).await;
+    });
+}
+
+#[test]
+fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
+    for (name, lab) in LABS {
+        let az = Azure::new();
+        build_lab(&az, lab);
+        let dir = tempfile::tempdir().unwrap();
+        let run = import(&az, dir.path(), lab.rg, &[]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+        // The suffix, the pools and the routing are recognised; the lab's policy is kept.
+        assert!(
+            yaml.contains(&format!("suffix: {SUFFIX}")),
+            "{name}:\n{yaml}"
+        );
+        for (pool, _, _) in lab.pools {
+            assert!(
+                yaml.contains(&format!("  {pool}:\n    members:")),
+                "{name}:\n{yaml}"
+            );
+        }
+        assert!(
+            yaml.contains("policy: policies/inference-api.xml"),
+            "{name}:\n{yaml}"
+        );
+        let kept = std::fs::read_to_string(dir.path().join("policies/inference-api.xml")).unwrap();
+        assert_eq!(kept, lab.policy, "{name}: the policy is kept verbatim");
+        assert!(
+            run.stderr.contains("were not created by gw"),
+            "{name}: {}",
+            run.stderr
+        );
+
+        let p = plan(&az, dir.path());
+        assert_eq!(p.code, 2, "{name}: {}\n{}", p.stdout, p.stderr);
+        insta::assert_snapshot!(format!("lab_{name}_yaml"), yaml);
+        insta::assert_snapshot!(format!("lab_{name}_plan"), p.stdout);
+
+        // --adopt saves that plan; applying it makes the estate gw's.
+        let run = import(&az, dir.path(), lab.rg, &["--adopt", "--force"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let saved = dir.path().join("adopt.plan.json");
+        let apply = az
+            .gw()
+            .args(["apply", "--auto-approve", "-f"])
+            .args([dir.path().join("gw.yaml"), saved])
+            .run();
+        assert_eq!(apply.code, 0, "{name}: {}\n{}", apply.stdout, apply.stderr);
+        let p = plan(&az, dir.path());
+        assert_eq!(p.code, 0, "{name}: {}\n{}", p.stdout, p.stderr);
+        // And a fresh import now finds nothing that is not gw's.
+        let again = import(&az, dir.path(), lab.rg, &["--force"]);
+        assert!(
+            again.stderr.contains("should show no changes"),
+            "{name}: {}",
+            again.stderr
+        );
+    }
+}
+
+#[test]
+fn a_policy_gw_does_not_understand_is_kept_verbatim_and_the_yaml_says_why() {
+    let az = Azure::deployed("load-balancing");
+    let policy_id = az.put_id("/apis/inference/policies/policy");
+    let hand_written = r#"<policies>
+    <inbound>
+        <base />
+        <rate-limit-by-key calls="10" renewal-period="60" counter-key="@(context.Subscription.Id)" />
+        <choose>
+            <when condition="@(context.Request.Headers.ContainsKey("x-debug"))">
+                <set-header name="x-debug-seen" exists-action="override"><value>1</value></set-header>
+            </when>
+        </choose>
+        <set-backend-service backend-id="inference-backend-pool" />
+    </inbound>
+    <backend>
+        <forward-request />
+    </backend>
+    <outbound>
+        <base />
+    </outbound>
+    <on-error>
+        <base />
+    </on-error>
+</policies>
+"#;
+    let mut body = az.arm.get_resource(&policy_id).unwrap();
+    body["properties"]["value"] = serde_json::json!(hand_written);
+    az.arm.set_resource(&policy_id, body);
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = import(&az, dir.path(), "lab-load-balancing", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+    let kept = std::fs::read_to_string(dir.path().join("policies/inference.xml")).unwrap();
+    assert_eq!(kept, hand_written);
+    // The routing it does express is still read, so the pool stays declared.
+    assert!(
+        yaml.contains("    backend: inference-backend-pool\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("    policy: policies/inference.xml\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("# The live policy is kept verbatim in policies/inference.xml"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("# Its policy has a `when` on `context.Request.Headers.ContainsKey(\"x-debug\")` that names no model: not expressible in a spec."),
+        "{yaml}"
+    );
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+}
+
+#[test]
+fn import_refuses_to_write_over_a_spec_and_names_the_service_to_pick() {
+    let az = Azure::deployed("load-balancing");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gw.yaml"), "mine").unwrap();
+    let run = import(&az, dir.path(), "lab-load-balancing", &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("exists") && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap(),
+        "mine"
+    );
+    let run = import(
+        &az,
+        dir.path(),
+        "lab-load-balancing",
+        &["--force", "--apim", "nope"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no APIM service named `nope`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: name one with `--apim NAME`: apim-lb-"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_policy_file_the_spec_names_must_exist_and_be_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(example("load-balancing")).unwrap();
+    let with_policy = spec.replace(
+        "    path: inference\n",
+        "    path: inference\n    policy: policies/inference.xml\n",
+    );
+    assert_ne!(with_policy, spec);
+    std::fs::write(dir.path().join("gw.yaml"), &with_policy).unwrap();
+    let validate = || {
+        crate::support::cli::gw()
+            .args(["validate", "-f"])
+            .args([dir.path().join("gw.yaml")])
+            .run()
+    };
+    let run = validate();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("apis.inference.policy"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("relative to the spec file"),
+        "{}",
+        run.stderr
+    );
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/inference.xml"),
+        "<policies><inbound>",
+    )
+    .unwrap();
+    let run = validate();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("not a well-formed policy document"),
+        "{}",
+        run.stderr
+    );
+    let mine = "<policies><inbound><base /></inbound></policies>";
+    std::fs::write(dir.path().join("policies/inference.xml"), mine).unwrap();
+    assert_eq!(validate().code, 0);
+    // The file is what render writes and apply sends.
+    let out = dir.path().join("out");
+    let run = crate::support::cli::gw()
+        .args(["render", "--out"])
+        .args([&out])
+        .args(["-f"])
+        .args([dir.path().join("gw.yaml")])
+        .env(
+            "AZURE_SUBSCRIPTION_ID",
+            "00000000-0000-0000-0000-000000000001",
+        )
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out.join("policies/inference.xml")).unwrap(),
+        mine
+    );
+}
