@@ -73,6 +73,18 @@ pub enum Command {
     Serve(ServeArgs),
     /// Probe a gateway and check balancing, routing and affinity against the spec.
     Verify(VerifyArgs),
+    /// Token usage per APIM subscription, model and region, from the LLM logs.
+    Usage(UsageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// How far back to look: `30m`, `24h`, `7d` or ISO 8601 (`P1D`).
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Write a self-contained HTML page with a chart of the tokens used.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,8 @@ mod render;
 mod saved_plan;
 mod schema;
 mod serve;
+mod usage;
+mod usage_report;
 mod validate;
 mod verify;
 
@@ -29,6 +31,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Destroy(a) => destroy::run(&cli.global, a),
         Command::Serve(a) => serve::run(&cli.global, a),
         Command::Verify(a) => verify::run(&cli.global, a),
+        Command::Usage(a) => usage::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

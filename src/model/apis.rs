@@ -189,6 +189,9 @@ pub(super) fn apis(
             routing,
             retry,
             subscription_required: api.subscription_required.unwrap_or(true),
+            // Set by `observability::tokens`, which reads them from the same spec.
+            token_limit: None,
+            token_metrics: None,
         });
     }
     (apis, derived)

@@ -13,6 +13,7 @@ mod failover;
 mod foundries;
 pub mod names;
 mod namespaces;
+mod observability;
 mod pools;
 pub mod regions;
 mod routing;

@@ -3,6 +3,10 @@
 
 use std::collections::BTreeMap;
 
+pub use super::observability::{
+    Counter, Dimension, LlmLogs, Observability, QuotaPeriod, TokenLimit, TokenMetrics, Workspace,
+};
+
 pub const DEFAULT_COOKIE: &str = "APIM-Backend-Affinity";
 
 #[derive(Clone, Debug)]
@@ -20,6 +24,7 @@ pub struct Model {
     /// User pools first, in file order, then pools derived for routing.
     pub pools: Vec<Pool>,
     pub apis: Vec<Api>,
+    pub observability: Observability,
 }
 
 #[derive(Clone, Debug)]
@@ -154,6 +159,8 @@ pub struct Api {
     pub routing: Routing,
     pub retry: Retry,
     pub subscription_required: bool,
+    pub token_limit: Option<TokenLimit>,
+    pub token_metrics: Option<TokenMetrics>,
 }
 
 #[derive(Clone, Debug)]

@@ -17,6 +17,7 @@ mod apim_lock;
 mod faults;
 mod ids;
 mod import;
+mod insights;
 mod journal;
 mod lifecycle;
 mod ops;
@@ -34,6 +35,7 @@ use serde_json::Value;
 
 pub use apim_lock::LOCKED_MESSAGE;
 pub use faults::Fault;
+pub use insights::LogAnswer;
 pub use journal::Entry;
 pub use rbac::CALLER_OID;
 pub use rules::ApimLroHeader;

@@ -233,7 +233,7 @@ pub fn decorate(
         ROLE_ASSIGNMENTS => {
             props.insert("scope".into(), json!(super::rbac::scope_of(id)));
         }
-        _ => {}
+        _ => super::insights::decorate(ty, id, props),
     }
     if (ty == ACCOUNTS || ty == APIM)
         && let Some(identity) = out.get_mut("identity").and_then(Value::as_object_mut)

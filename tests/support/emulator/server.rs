@@ -24,6 +24,7 @@ pub struct Shared {
     pub journal: Vec<Entry>,
     /// ARM's token buckets, when a test turned them on (`set_rate_limits`).
     pub rate: Option<Buckets>,
+    pub logs: super::insights::Logs,
     requests: u64,
     remaining_reads: u64,
     remaining_writes: u64,
@@ -36,6 +37,7 @@ impl Shared {
             faults: Vec::new(),
             journal: Vec::new(),
             rate: None,
+            logs: Default::default(),
             requests: 0,
             remaining_reads: 12_000,
             remaining_writes: 1_200,
@@ -237,6 +239,9 @@ fn answer(
     }
     if !raw.is_empty() && body.is_none() {
         return Reply::error(400, "InvalidRequestContent", "the body is not JSON");
+    }
+    if let Some(reply) = super::insights::query(shared, method, path) {
+        return reply;
     }
     let mut reply = shared.state.handle(&Req {
         method,
