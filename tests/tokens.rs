@@ -205,3 +205,227 @@ fn apply_prints_the_workspace_and_app_insights_and_plan_sees_llm_logs_turned_off
     );
     assert_eq!(az.run(&["plan", "--detailed-exitcode"], EXAMPLE).code, 0);
 }
+
+// `gw serve`: the limit as APIM enforces it.
+
+mod serve_limits {
+    use gw::diag::Source;
+    use gw::model::{Context, Model};
+    use gw::serve::{self, ManualClock, ServeHandle, ServeOptions};
+    use serde_json::{Value, json};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    const KEY: &str = "k-0123456789abcdef";
+
+    fn spec(limit: &str) -> Model {
+        let text = format!(
+            "version: 1
+resource_group: {{ name: rg-tokens, location: eastus }}
+foundries:
+  - {{ name: foundry1, location: eastus }}
+models:
+  - {{ name: gpt-4.1-mini, publisher: OpenAI, version: \"2025-04-14\", sku: GlobalStandard, capacity: 10 }}
+apim: {{ name: apim-tokens, sku: BasicV2, publisher_email: a@example.com, publisher_name: P }}
+apis:
+  inference:
+    path: inference
+    backend: foundry1
+    token_limit:
+{limit}
+"
+        );
+        gw::model::load(
+            &Source::new("t.yaml", text),
+            &Context { subscription: None },
+        )
+        .unwrap_or_else(|d| panic!("{d:?}"))
+    }
+
+    async fn start(model: &Model, clock: Arc<ManualClock>, backend: Option<String>) -> ServeHandle {
+        let mut backends = BTreeMap::new();
+        if let Some(b) = backend {
+            backends.insert("foundry1".to_string(), b.parse().unwrap());
+        }
+        let o = ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            mock: backends.is_empty(),
+            backends,
+            seed: Some(1),
+            key: Some(KEY.into()),
+            clock,
+            ..ServeOptions::default()
+        };
+        serve::start(model.clone(), o).await.expect("serve starts")
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    async fn chat(h: &ServeHandle, stream: bool) -> reqwest::Response {
+        client()
+            .post(format!("{}/inference/openai/deployments/gpt-4.1-mini/chat/completions?api-version=2024-10-21", h.url()))
+            .header("api-key", KEY)
+            .json(&json!({ "messages": [{ "role": "user", "content": "12345678" }], "stream": stream }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn usage(h: &ServeHandle) -> Value {
+        let r = client()
+            .get(format!("{}/_gw/usage", h.url()))
+            .header("api-key", KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    fn header(r: &reqwest::Response, n: &str) -> Option<String> {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    }
+
+    #[tokio::test]
+    async fn the_rate_trips_at_the_configured_count_with_retry_after_and_resets_next_minute() {
+        // The mock reports 6 tokens a chat: 5 fit in 30, the 6th is refused.
+        let m = spec(
+            "      tokens_per_minute: 30\n      estimate_prompt_tokens: false\n      remaining_tokens_header: x-ratelimit-remaining-tokens",
+        );
+        let clock = Arc::new(ManualClock::default());
+        clock.advance(Duration::from_secs(10));
+        let h = start(&m, clock.clone(), None).await;
+        for left in [24, 18, 12, 6, 0] {
+            let r = chat(&h, false).await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(
+                header(&r, "x-ratelimit-remaining-tokens").as_deref(),
+                Some(left.to_string().as_str())
+            );
+        }
+        let r = chat(&h, false).await;
+        assert_eq!(r.status(), 429);
+        assert_eq!(
+            header(&r, "retry-after").as_deref(),
+            Some("50"),
+            "seconds to the minute's end"
+        );
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["message"],
+            "Token limit is exceeded. Try again in 50 seconds."
+        );
+        let u = usage(&h).await;
+        let c = &u["counters"][0];
+        assert_eq!(
+            (
+                c["requests"].as_u64(),
+                c["refused"].as_u64(),
+                c["total_tokens"].as_u64()
+            ),
+            (Some(5), Some(1), Some(30))
+        );
+        assert!(
+            c["counter"]
+                .as_str()
+                .unwrap()
+                .starts_with("subscription key sha256:")
+        );
+        assert!(!u.to_string().contains(KEY), "the key never shows");
+        clock.advance(Duration::from_secs(50));
+        assert_eq!(chat(&h, false).await.status(), 200, "a new minute");
+    }
+
+    #[tokio::test]
+    async fn the_quota_answers_403_and_reports_what_is_left() {
+        let m = spec(
+            "      quota: 12\n      quota_period: monthly\n      estimate_prompt_tokens: false\n      remaining_quota_header: x-quota-remaining-tokens",
+        );
+        let h = start(&m, Arc::new(ManualClock::default()), None).await;
+        let r = chat(&h, false).await;
+        assert_eq!(header(&r, "x-quota-remaining-tokens").as_deref(), Some("6"));
+        assert_eq!(chat(&h, false).await.status(), 200);
+        let r = chat(&h, false).await;
+        assert_eq!(r.status(), 403);
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Token quota is exceeded. Try again in "),
+            "{body}"
+        );
+    }
+
+    /// A backend that streams a chat completion: three deltas of 4 characters, no usage.
+    async fn sse_backend() -> String {
+        use axum::response::IntoResponse;
+        let app = axum::Router::new().fallback(|| async {
+            let chunk = |s: &str| {
+                format!(
+                    "data: {}\n\n",
+                    json!({ "choices": [{ "index": 0, "delta": { "content": s } }] })
+                )
+            };
+            let body = format!(
+                "{}{}{}data: [DONE]\n\n",
+                chunk("abcd"),
+                chunk("efgh"),
+                chunk("ijkl")
+            );
+            (
+                [
+                    ("content-type", "text/event-stream"),
+                    ("x-ms-region", "eastus"),
+                ],
+                body,
+            )
+                .into_response()
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_streamed_chat_is_estimated_and_trips_the_limit_at_the_right_count() {
+        // Each streamed chat: prompt estimated at 5 (8 characters + 3 of framing), completion
+        // at 3 (12 characters): 8 tokens. Two fit in 20; the third's prompt would not.
+        let m = spec("      tokens_per_minute: 20\n      estimate_prompt_tokens: false");
+        let h = start(
+            &m,
+            Arc::new(ManualClock::default()),
+            Some(sse_backend().await),
+        )
+        .await;
+        for n in 1..=2u64 {
+            let r = chat(&h, true).await;
+            assert_eq!(r.status(), 200);
+            let text = r.text().await.unwrap();
+            assert!(
+                text.contains("ijkl") && text.ends_with("[DONE]\n\n"),
+                "{text}"
+            );
+            // The stream is counted when it ends.
+            let mut total = 0;
+            for _ in 0..100 {
+                total = usage(&h).await["counters"][0]["total_tokens"]
+                    .as_u64()
+                    .unwrap();
+                if total == 8 * n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(total, 8 * n);
+        }
+        assert_eq!(chat(&h, true).await.status(), 429);
+    }
+}
