@@ -217,7 +217,16 @@ mod serve_limits {
     use std::sync::Arc;
     use std::time::Duration;
 
-    const KEY: &str = "k-0123456789abcdef";
+    pub const KEY: &str = "k-0123456789abcdef";
+
+    pub fn spec_text(limit: &str) -> Model {
+        spec(limit)
+    }
+
+    /// Serve with mocks, time standing still.
+    pub async fn start_with(m: &Model) -> ServeHandle {
+        start(m, Arc::new(ManualClock::default()), None).await
+    }
 
     fn spec(limit: &str) -> Model {
         let text = format!(
@@ -427,5 +436,61 @@ apis:
             assert_eq!(total, 8 * n);
         }
         assert_eq!(chat(&h, true).await.status(), 429);
+    }
+}
+
+mod verify_limit {
+    use super::serve_limits::{spec_text, start_with};
+    use gw::verify::{self, GatewayTarget, VerifyOptions};
+
+    fn opts(url: String) -> VerifyOptions {
+        VerifyOptions {
+            gateway: GatewayTarget {
+                url,
+                key: Some(super::serve_limits::KEY.into()),
+            },
+            requests: 2,
+            down: Vec::new(),
+            api_version: verify::DEFAULT_API_VERSION.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn verify_passes_a_gateway_that_enforces_the_limit_and_fails_one_that_does_not() {
+        let limited = spec_text("      tokens_per_minute: 30\n      estimate_prompt_tokens: false");
+        let h = start_with(&limited).await;
+        let r = verify::verify(&limited, &opts(h.url())).await.unwrap();
+        let c = r.apis[0]
+            .checks
+            .iter()
+            .find(|c| c.name == "token limit")
+            .expect("a limit check");
+        assert!(c.ok && r.ok, "{}", verify::report::text(&r));
+        // 2 burst requests spent 12 of the 30 tokens: 3 more fit, the 4th is refused.
+        assert_eq!(
+            c.detail,
+            "refused (429) after 18 tokens in 3 requests; the limit is 30 a minute"
+        );
+
+        // A gateway without the limit (the spec's policy was never deployed).
+        let open = spec_text("      tokens_per_minute: 1000000");
+        let h = start_with(&open).await;
+        let r = verify::verify(&limited, &opts(h.url())).await.unwrap();
+        let c = r.apis[0]
+            .checks
+            .iter()
+            .find(|c| c.name == "token limit")
+            .unwrap();
+        assert!(!c.ok && !r.ok);
+        assert!(
+            c.detail.starts_with("not refused after 42 tokens"),
+            "{}",
+            c.detail
+        );
+        assert!(
+            r.problems.iter().any(|p| p.contains("token limit")),
+            "{:?}",
+            r.problems
+        );
     }
 }
