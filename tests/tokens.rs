@@ -494,3 +494,33 @@ mod verify_limit {
         );
     }
 }
+
+#[test]
+fn destroy_deletes_the_workspace_and_component_gw_created() {
+    // A group gw did not create: destroy deletes resource by resource, not the group.
+    let az = Azure::new();
+    az.arm.set_resource(
+        &az.rg_id("lab-token-governance"),
+        serde_json::json!({ "location": "eastus" }),
+    );
+    assert_eq!(az.run(&["apply", "--auto-approve"], EXAMPLE).code, 0);
+    let ws = format!(
+        "{}/providers/Microsoft.OperationalInsights/workspaces/law-gateway",
+        az.rg_id("lab-token-governance")
+    );
+    let component = format!(
+        "{}/providers/Microsoft.Insights/components/appi-gateway",
+        az.rg_id("lab-token-governance")
+    );
+    assert!(az.arm.get_resource(&ws).is_some() && az.arm.get_resource(&component).is_some());
+    let run = az.run(&["destroy", "--auto-approve"], EXAMPLE);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(az.arm.get_resource(&ws).is_none(), "{}", run.stderr);
+    assert!(az.arm.get_resource(&component).is_none(), "{}", run.stderr);
+    assert!(
+        az.arm
+            .get_resource(&az.rg_id("lab-token-governance"))
+            .is_some(),
+        "the group stays"
+    );
+}
