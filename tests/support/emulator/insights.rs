@@ -41,6 +41,26 @@ pub fn decorate(ty: &str, id: &str, props: &mut Map<String, Value>) {
     }
 }
 
+/// The status a create answers: the specs of components and diagnostic settings define 200
+/// only.
+pub fn created_status(ty: &str) -> u16 {
+    match ty {
+        COMPONENTS | "microsoft.insights/diagnosticsettings" => 200,
+        _ => 201,
+    }
+}
+
+/// Types whose `properties` have no `provisioningState` in the specs gw uses: APIM loggers
+/// and diagnostics, diagnostic settings.
+pub fn no_provisioning_state(ty: &str) -> bool {
+    matches!(
+        ty,
+        "microsoft.apimanagement/service/loggers"
+            | "microsoft.apimanagement/service/diagnostics"
+            | "microsoft.insights/diagnosticsettings"
+    )
+}
+
 /// What the query endpoint answers for a workspace.
 #[derive(Clone, Debug)]
 pub enum LogAnswer {

@@ -85,6 +85,7 @@ fn no_provisioning_state(ty: &str) -> bool {
         || matches!(ty, POLICY)
         || ty == "microsoft.apimanagement/service/backends"
         || ty == "microsoft.apimanagement/service/subscriptions"
+        || super::insights::no_provisioning_state(ty)
 }
 
 /// Types whose DELETE is a soft delete.
