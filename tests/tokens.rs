@@ -163,12 +163,11 @@ fn apply_prints_the_workspace_and_app_insights_and_plan_sees_llm_logs_turned_off
     let json_run = az.run(&["apply", "--auto-approve", "-o", "json"], EXAMPLE);
     let v: Value = serde_json::from_str(&json_run.stdout).unwrap();
     assert_eq!(
-        v["outputs"]["log_analytics_workspace_id"]
-            .as_str()
-            .or(v["log_analytics_workspace_id"].as_str()),
-        Some(ws.as_str()),
+        v["outputs"]["log_analytics_workspace_id"],
+        ws.as_str(),
         "{v}"
     );
+    assert_eq!(v["outputs"]["app_insights"], "appi-gateway", "{v}");
 
     // Someone turns LLM logging off in the portal: plan shows exactly that field.
     let diag_id = az.put_id("/diagnostics/azuremonitor");
@@ -523,4 +522,73 @@ fn destroy_deletes_the_workspace_and_component_gw_created() {
             .is_some(),
         "the group stays"
     );
+}
+
+#[test]
+fn an_existing_workspace_is_referenced_never_created_and_llm_logs_go_there() {
+    let text = std::fs::read_to_string(example(EXAMPLE)).unwrap();
+    let theirs = "/subscriptions/00000000-0000-0000-0000-00000000c0de/resourceGroups/rg-monitoring/providers/Microsoft.OperationalInsights/workspaces/law-central";
+    let from = "  log_analytics:\n    name: law-gateway\n    retention_days: 30\n  app_insights:\n    name: appi-gateway\n";
+    assert!(text.contains(from));
+    let spec = text
+        .replace(from, &format!("  log_analytics:\n    id: {theirs}\n"))
+        .replace(
+            "    token_metrics:\n      dimensions: [api, subscription, model, region]\n",
+            "",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let az = Azure::new();
+    let run = az
+        .gw()
+        .args(["apply", "--auto-approve", "-f"])
+        .args([&path])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains(&format!("Log Analytics workspace: {theirs}")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("Application Insights:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !az.writes().iter().any(|w| w.contains("/workspaces/")),
+        "their workspace is not written: {:?}",
+        az.writes()
+    );
+    let setting = az
+        .arm
+        .get_resource(&az.put_id("/diagnosticSettings/gw-gateway-logs"))
+        .unwrap();
+    assert_eq!(setting["properties"]["workspaceId"], theirs);
+    assert_eq!(
+        az.gw()
+            .args(["plan", "--detailed-exitcode", "-f"])
+            .args([&path])
+            .run()
+            .code,
+        0
+    );
+    let render = az
+        .gw()
+        .args(["render", "--out"])
+        .args([dir.path().join("out")])
+        .args(["-f"])
+        .args([&path])
+        .run();
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    let bicep = std::fs::read_to_string(dir.path().join("out/main.bicep")).unwrap();
+    assert!(
+        bicep.contains(&format!(
+            "output logAnalyticsWorkspaceId string = '{theirs}'"
+        )),
+        "{bicep}"
+    );
+    assert!(!bicep.contains("Microsoft.OperationalInsights/workspaces@"));
 }
