@@ -81,3 +81,24 @@ pub fn context(api: &Api) -> Value {
     });
     context! { limit, metrics }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_keys_are_per_api_and_escape_what_the_spec_wrote() {
+        assert_eq!(
+            counter_key("inference", &Counter::Subscription),
+            r#""inference:" + context.Subscription?.Id"#
+        );
+        assert_eq!(
+            counter_key("a\"b", &Counter::Header("x-team".into())),
+            r#""a\"b:" + context.Request.Headers.GetValueOrDefault("x-team", "")"#
+        );
+        assert_eq!(
+            counter_key("v1", &Counter::Ip),
+            r#""v1:" + context.Request.IpAddress"#
+        );
+    }
+}

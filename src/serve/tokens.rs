@@ -18,7 +18,6 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -26,14 +25,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Counters of one API and key.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone)]
 pub struct Counters {
     /// Start of the current minute (clock seconds) and the tokens counted in it.
-    #[serde(skip)]
     minute_start: u64,
     pub minute_tokens: u64,
     /// Index of the current quota period and the tokens counted in it.
-    #[serde(skip)]
     period: u64,
     pub quota_tokens: u64,
     pub total_tokens: u64,
