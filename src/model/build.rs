@@ -35,7 +35,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
     let (mut apis, derived) = apis(&mut d, &spec.apis, &backends, &deployments, &pools);
     pools.extend(derived);
     let observability = super::observability::observability(&mut d, spec);
-    super::observability::tokens(&mut d, spec, &mut apis, &observability, consumption);
+    super::tokens::tokens(&mut d, spec, &mut apis, &observability, consumption);
     backend_ids(&mut d, spec, &pools);
     breakers(&mut foundries, &pools, &apis, consumption);
     d.finish()?;

@@ -19,6 +19,7 @@ pub mod regions;
 mod routing;
 mod scope;
 mod text;
+mod tokens;
 mod types;
 
 pub use build::build;

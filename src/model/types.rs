@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-pub use super::observability::{
-    Counter, Dimension, LlmLogs, Observability, QuotaPeriod, TokenLimit, TokenMetrics, Workspace,
-};
+pub use super::observability::{LlmLogs, Observability, Workspace};
+pub use super::tokens::{Counter, Dimension, QuotaPeriod, TokenLimit, TokenMetrics};
 
 pub const DEFAULT_COOKIE: &str = "APIM-Backend-Affinity";
 
