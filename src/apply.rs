@@ -140,6 +140,8 @@ fn apim_child(k: Kind) -> bool {
             | Kind::Operation
             | Kind::Policy
             | Kind::Subscription
+            | Kind::Logger
+            | Kind::Diagnostic
     )
 }
 

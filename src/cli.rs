@@ -75,6 +75,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Probe a gateway and check balancing, routing and affinity against the spec.
     Verify(VerifyArgs),
+    /// Token usage per APIM subscription, model and region, from the LLM logs.
+    Usage(UsageArgs),
     /// Read a live estate (APIM, Foundry accounts, their deployments) and write the gw.yaml that describes it.
     Import(ImportArgs),
     /// Print shell completions: bash, zsh, fish, powershell or elvish.
@@ -106,6 +108,16 @@ pub struct ImportArgs {
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// How far back to look: `30m`, `24h`, `7d` or ISO 8601 (`P1D`).
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Write a self-contained HTML page with a chart of the tokens used.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

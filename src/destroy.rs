@@ -147,6 +147,9 @@ pub fn plan(
     };
     let mut tops = exists(Kind::Account);
     tops.extend(exists(Kind::Apim));
+    // The workspace and component gw created (one named by id is not in the graph).
+    tops.extend(exists(Kind::Workspace));
+    tops.extend(exists(Kind::Component));
     tops.extend(
         live.orphans
             .iter()

@@ -32,7 +32,9 @@ fn plan(az: &Azure, dir: &std::path::Path) -> Run {
 
 #[test]
 fn an_estate_gw_created_imports_to_a_spec_that_plans_no_changes() {
-    for name in EXAMPLES {
+    // Import does not read observability and token limits yet (README, Import): that example's
+    // policy would be kept as a file, which the next test covers.
+    for name in EXAMPLES.iter().filter(|n| **n != "token-governance") {
         let az = Azure::deployed(name);
         let dir = tempfile::tempdir().unwrap();
         let run = import(&az, dir.path(), &group_of(name), &[]);

@@ -21,4 +21,6 @@ mod render;
 mod saved_plan;
 mod secrets;
 mod serve;
+mod tokens;
+mod usage;
 mod validate;

@@ -304,6 +304,17 @@ pub fn error_object(v: &Value) -> Option<ErrorBody> {
                 .collect()
         })
         .unwrap_or_default();
+    let mut details: Vec<(String, String)> = details;
+    // Log Analytics nests the cause (`SemanticError: Failed to resolve table ...`) in
+    // `innererror` rather than `details`.
+    let mut inner = e.get("innererror");
+    while let Some(i) = inner {
+        if let Some(c) = i.get("code").and_then(Value::as_str) {
+            let m = i.get("message").and_then(Value::as_str).unwrap_or_default();
+            details.push((c.to_string(), m.to_string()));
+        }
+        inner = i.get("innererror");
+    }
     Some(ErrorBody {
         code,
         message,

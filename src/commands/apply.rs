@@ -258,7 +258,9 @@ async fn outputs(
         });
         keys.push(json!({ "name": s.name, "primary_key": shown }));
     }
-    json!({ "gateway_url": gateway, "apis": apis, "subscriptions": keys })
+    let (workspace, app_insights) = super::usage::observability_outputs(graph, live);
+    json!({ "gateway_url": gateway, "apis": apis, "subscriptions": keys,
+        "log_analytics_workspace_id": workspace, "app_insights": app_insights })
 }
 
 fn outputs_text(out: &Value) -> String {
@@ -274,6 +276,12 @@ fn outputs_text(out: &Value) -> String {
             a["name"].as_str().unwrap_or_default(),
             a["url"].as_str().unwrap_or("(unknown)")
         );
+    }
+    if let Some(w) = out["log_analytics_workspace_id"].as_str() {
+        let _ = writeln!(s, "Log Analytics workspace: {w}");
+    }
+    if let Some(a) = out["app_insights"].as_str() {
+        let _ = writeln!(s, "Application Insights: {a}");
     }
     for k in out["subscriptions"].as_array().into_iter().flatten() {
         let _ = writeln!(

@@ -12,6 +12,8 @@ mod render;
 mod saved_plan;
 mod schema;
 mod serve;
+mod usage;
+mod usage_report;
 mod validate;
 mod verify;
 
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(a) => import::run(&cli.global, a),
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
+        Command::Usage(a) => usage::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -126,12 +126,12 @@ pub fn role_assignment_name(account_id: &str, apim_id: &str, role: &str) -> Stri
     uuid::Uuid::new_v5(&ns, key.as_bytes()).to_string()
 }
 
-struct Builder {
-    out: Vec<Resource>,
+pub(super) struct Builder {
+    pub(super) out: Vec<Resource>,
 }
 
 impl Builder {
-    fn add(
+    pub(super) fn add(
         &mut self,
         address: String,
         kind: Kind,
@@ -152,7 +152,7 @@ impl Builder {
     }
 }
 
-fn tags(model: &Model) -> Value {
+pub(super) fn tags(model: &Model) -> Value {
     let mut m: Map<String, Value> = model
         .resource_group
         .tags
@@ -407,6 +407,7 @@ pub fn build(model: &Model) -> Graph {
             deps,
         );
     }
+    super::observability::build(&mut b, model, &rg_id, &apim_id);
     Graph {
         resources: b.out,
         suffix: model.suffix.clone(),

@@ -17,6 +17,11 @@ pub enum Kind {
     Operation,
     Policy,
     Subscription,
+    Workspace,
+    Component,
+    Logger,
+    Diagnostic,
+    DiagnosticSetting,
 }
 
 impl Kind {
@@ -32,6 +37,11 @@ impl Kind {
             Kind::Operation => "Microsoft.ApiManagement/service/apis/operations",
             Kind::Policy => "Microsoft.ApiManagement/service/apis/policies",
             Kind::Subscription => "Microsoft.ApiManagement/service/subscriptions",
+            Kind::Workspace => "Microsoft.OperationalInsights/workspaces",
+            Kind::Component => "Microsoft.Insights/components",
+            Kind::Logger => "Microsoft.ApiManagement/service/loggers",
+            Kind::Diagnostic => "Microsoft.ApiManagement/service/diagnostics",
+            Kind::DiagnosticSetting => "Microsoft.Insights/diagnosticSettings",
         }
     }
 
@@ -46,6 +56,12 @@ impl Kind {
             Kind::Apim | Kind::Api | Kind::Operation | Kind::Policy | Kind::Subscription => {
                 "2024-05-01"
             }
+            Kind::Workspace => "2025-07-01",
+            Kind::Component => "2020-02-02",
+            Kind::Logger => "2024-05-01",
+            // `largeLanguageModel` (LLM logs) exists from this preview on, and only in PUT.
+            Kind::Diagnostic => "2024-06-01-preview",
+            Kind::DiagnosticSetting => "2021-05-01-preview",
         }
     }
 
@@ -53,7 +69,12 @@ impl Kind {
     pub fn takes_tags(self) -> bool {
         matches!(
             self,
-            Kind::ResourceGroup | Kind::Account | Kind::Deployment | Kind::Apim
+            Kind::ResourceGroup
+                | Kind::Account
+                | Kind::Deployment
+                | Kind::Apim
+                | Kind::Workspace
+                | Kind::Component
         )
     }
 
@@ -72,6 +93,9 @@ impl Kind {
     pub fn write_only_fields(self) -> &'static [&'static str] {
         match self {
             Kind::Api => &["properties.format", "properties.value"],
+            // APIM never reads a logger's credentials back (it answers a named-value
+            // reference), and the connection string is not for output.
+            Kind::Logger => &["properties.credentials"],
             _ => &[],
         }
     }
@@ -89,6 +113,11 @@ impl Kind {
             Kind::Operation => "API operation",
             Kind::Policy => "API policy",
             Kind::Subscription => "APIM subscription",
+            Kind::Workspace => "Log Analytics workspace",
+            Kind::Component => "Application Insights",
+            Kind::Logger => "APIM logger",
+            Kind::Diagnostic => "APIM diagnostic",
+            Kind::DiagnosticSetting => "diagnostic setting",
         }
     }
 }

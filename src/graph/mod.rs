@@ -8,10 +8,12 @@
 
 mod build;
 mod kind;
+mod observability;
 pub mod refs;
 
 pub use build::{OPERATIONS, Operation, apim_path, build, operations_for, role_assignment_name};
 pub use kind::Kind;
+pub use observability::{DIAGNOSTIC_SETTING, MONITORING_METRICS_PUBLISHER};
 
 use serde_json::Value;
 
@@ -80,6 +82,15 @@ impl Graph {
     /// creates (an API's operations, imported with it).
     pub fn written(&self) -> impl Iterator<Item = &Resource> {
         self.resources.iter().filter(|r| r.written_by.is_none())
+    }
+
+    /// The resource an extension resource (a role assignment, a diagnostic setting) is
+    /// scoped to: the graph resource its id continues, other than the resource group.
+    pub fn scope_of(&self, r: &Resource) -> Option<&Resource> {
+        let (scope, _) = r.id.rsplit_once("/providers/")?;
+        self.resources
+            .iter()
+            .find(|s| s.kind != Kind::ResourceGroup && s.id.eq_ignore_ascii_case(scope))
     }
 
     pub fn index_of(&self, address: &str) -> Option<usize> {

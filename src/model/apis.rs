@@ -194,6 +194,9 @@ pub(super) fn apis(
                 loc: p.loc,
                 xml: String::new(),
             }),
+            // Set by `observability::tokens`, which reads them from the same spec.
+            token_limit: None,
+            token_metrics: None,
         });
     }
     (apis, derived)

@@ -32,8 +32,10 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
         pools: &pool_names,
         foundries: &foundry_names,
     };
-    let (apis, derived) = apis(&mut d, &spec.apis, &backends, &deployments, &pools);
+    let (mut apis, derived) = apis(&mut d, &spec.apis, &backends, &deployments, &pools);
     pools.extend(derived);
+    let observability = super::observability::observability(&mut d, spec);
+    super::tokens::tokens(&mut d, spec, &mut apis, &observability, consumption);
     backend_ids(&mut d, spec, &pools);
     breakers(&mut foundries, &pools, &apis, consumption);
     d.finish()?;
@@ -47,5 +49,6 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
         apim,
         pools,
         apis,
+        observability,
     })
 }

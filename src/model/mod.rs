@@ -13,11 +13,13 @@ mod failover;
 mod foundries;
 pub mod names;
 mod namespaces;
+mod observability;
 mod pools;
 pub mod regions;
 mod routing;
 mod scope;
 mod text;
+mod tokens;
 mod types;
 
 pub use build::build;

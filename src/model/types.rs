@@ -4,6 +4,9 @@
 use crate::spec::Loc;
 use std::collections::BTreeMap;
 
+pub use super::observability::{LlmLogs, Observability, Workspace};
+pub use super::tokens::{Counter, Dimension, QuotaPeriod, TokenLimit, TokenMetrics};
+
 pub const DEFAULT_COOKIE: &str = "APIM-Backend-Affinity";
 
 #[derive(Clone, Debug)]
@@ -21,6 +24,7 @@ pub struct Model {
     /// User pools first, in file order, then pools derived for routing.
     pub pools: Vec<Pool>,
     pub apis: Vec<Api>,
+    pub observability: Observability,
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +181,8 @@ pub struct Api {
     pub subscription_required: bool,
     /// A policy used verbatim instead of the generated one (`policy:` in the spec).
     pub custom_policy: Option<CustomPolicy>,
+    pub token_limit: Option<TokenLimit>,
+    pub token_metrics: Option<TokenMetrics>,
 }
 
 /// A policy file the spec names: its path as written and, once `model::load` has read it

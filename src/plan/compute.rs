@@ -332,9 +332,9 @@ fn creation_fields(desired: &Value) -> Vec<super::diff::FieldDiff> {
 fn delete_rank(k: Kind) -> u8 {
     match k {
         Kind::ResourceGroup => 0,
-        Kind::Account | Kind::Apim => 1,
-        Kind::Deployment | Kind::Backend | Kind::Subscription => 2,
-        Kind::RoleAssignment | Kind::Api => 3,
+        Kind::Account | Kind::Apim | Kind::Workspace | Kind::Component => 1,
+        Kind::Deployment | Kind::Backend | Kind::Subscription | Kind::Logger => 2,
+        Kind::RoleAssignment | Kind::Api | Kind::Diagnostic | Kind::DiagnosticSetting => 3,
         Kind::Pool => 4,
         Kind::Operation | Kind::Policy => 5,
     }

@@ -140,6 +140,12 @@ pub async fn read(
             query: &[],
         },
     ];
+    // The workspace and component gw creates (additive: an existing workspace named by id is
+    // not gw's to read or compare).
+    let mut round1 = round1;
+    for r in by_kind(Kind::Workspace).chain(by_kind(Kind::Component)) {
+        round1.push(Read::Get { r, query: &[] });
+    }
     p.add(round1.len());
     let answers = join_all(round1.iter().map(|r| run(client, r, &p))).await;
     absorb(&mut live, &round1, answers, &in_graph, graph)?;
@@ -196,6 +202,26 @@ pub async fn read(
                 r: pol,
                 query: &[("format", "rawxml")],
             });
+        }
+    }
+    // The role assignment on the component: one list at its scope, which also finds the
+    // grant under another name.
+    for c in by_kind(Kind::Component).filter(|c| live.get(&c.id).is_some()) {
+        if by_kind(Kind::RoleAssignment).any(|ra| ra.id.starts_with(&format!("{}/", c.id))) {
+            round2.push(Read::List {
+                path: format!("{}/providers/Microsoft.Authorization/roleAssignments", c.id),
+                api: Kind::RoleAssignment.api_version(),
+                kind: ListOf::RoleAssignments,
+                query: &[("$filter", "atScope()")],
+            });
+        }
+    }
+    if live.get(&apim.id).is_some() {
+        for r in by_kind(Kind::Logger)
+            .chain(by_kind(Kind::Diagnostic))
+            .chain(by_kind(Kind::DiagnosticSetting))
+        {
+            round2.push(Read::Get { r, query: &[] });
         }
     }
     let missing_account = by_kind(Kind::Account).any(|a| !account_exists(a));

@@ -12,7 +12,7 @@ fn resource_id_expr(graph: &Graph, address: &str) -> String {
     let Some(r) = graph.get(address) else {
         return format!("'{address}'");
     };
-    resource_id_of(r)
+    resource_id_of(graph, r)
 }
 
 fn quote(s: &str) -> String {
@@ -34,22 +34,21 @@ fn name_segments(r: &Resource) -> Vec<String> {
         .collect()
 }
 
-/// The account a role assignment is scoped to (its id: `{account id}/providers/Microsoft.Authorization/...`).
-fn scope_account(r: &Resource) -> &str {
-    let scope =
-        r.id.split("/providers/Microsoft.Authorization/")
-            .next()
-            .unwrap_or_default();
-    scope.rsplit('/').next().unwrap_or_default()
+/// `{type}/{name}` of the resource an extension resource is scoped to (an account, a
+/// component, the APIM service), as ARM's `scope` property takes it.
+fn scope_ref(graph: &Graph, r: &Resource) -> Option<(String, String)> {
+    let s = graph.scope_of(r)?;
+    Some((s.arm_type().to_string(), name_segments(s).join("/")))
 }
 
-fn resource_id_of(r: &Resource) -> String {
+fn resource_id_of(graph: &Graph, r: &Resource) -> String {
     let args: Vec<String> = name_segments(r).iter().map(|s| quote(s)).collect();
-    if r.kind == Kind::RoleAssignment {
-        let account = scope_account(r);
+    if let Some((ty, name)) = scope_ref(graph, r) {
         return format!(
-            "extensionResourceId(resourceId('Microsoft.CognitiveServices/accounts', {}), 'Microsoft.Authorization/roleAssignments', {})",
-            quote(account),
+            "extensionResourceId(resourceId({}, {}), {}, {})",
+            quote(&ty),
+            quote(&name),
+            quote(r.arm_type()),
             quote(&r.name)
         );
     }
@@ -108,12 +107,8 @@ pub fn render(graph: &Graph, header: &str) -> Value {
         let mut o = Map::new();
         o.insert("type".into(), json!(r.arm_type()));
         o.insert("apiVersion".into(), json!(r.api_version()));
-        if r.kind == Kind::RoleAssignment {
-            let account = scope_account(r);
-            o.insert(
-                "scope".into(),
-                json!(format!("Microsoft.CognitiveServices/accounts/{account}")),
-            );
+        if let Some((ty, name)) = scope_ref(graph, r) {
+            o.insert("scope".into(), json!(arm_literal(&format!("{ty}/{name}"))));
             o.insert("name".into(), json!(arm_literal(&r.name)));
         } else {
             o.insert(

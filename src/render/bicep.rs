@@ -136,19 +136,27 @@ fn parent_address(graph: &Graph, r: &Resource) -> Option<String> {
         .map(|p| p.address.clone())
 }
 
+/// The Log Analytics workspace the gateway logs to (the lab's output): the one gw creates,
+/// or the id the spec names.
+fn workspace_output(graph: &Graph, syms: &Symbols) -> Option<minijinja::Value> {
+    let setting = graph
+        .resources
+        .iter()
+        .find(|r| r.kind == Kind::DiagnosticSetting)?;
+    let ws = setting.body.pointer("/properties/workspaceId")?;
+    let mut text = String::new();
+    value(syms, ws, 0, &mut text);
+    Some(code(text))
+}
+
 pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
     let rg = graph.get("resource_group");
     let syms = Symbols::new(graph);
     let mut resources = Vec::new();
     for r in graph.written().filter(|r| r.kind != Kind::ResourceGroup) {
-        let (parent, scope) = if r.kind == Kind::RoleAssignment {
-            (
-                None,
-                r.depends_on
-                    .iter()
-                    .find(|d| d.starts_with("foundries."))
-                    .map(|d| code(syms.of(d))),
-            )
+        let scoped_to = graph.scope_of(r).map(|s| s.address.clone());
+        let (parent, scope) = if let Some(s) = &scoped_to {
+            (None, Some(code(syms.of(s))))
         } else {
             (parent_address(graph, r).map(|p| code(syms.of(&p))), None)
         };
@@ -190,7 +198,7 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
             .filter(|d| {
                 *d != "resource_group" && Some(*d) != parent_addr.as_ref() && !implicit.contains(d)
             })
-            .filter(|d| !(r.kind == Kind::RoleAssignment && d.starts_with("foundries.")))
+            .filter(|d| Some(*d) != scoped_to.as_ref())
             .map(|d| code(syms.of(d)))
             .collect();
         resources.push(context! {
@@ -213,6 +221,12 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
         location => rg.and_then(|r| r.body.get("location")).and_then(Value::as_str).unwrap_or_default(),
         resources,
         apim_symbol => code(syms.of("apim")),
+        workspace_output => workspace_output(graph, &syms),
+        app_insights_output => graph
+            .resources
+            .iter()
+            .find(|r| r.kind == Kind::Component)
+            .map(|r| code(format!("{}.name", syms.of(&r.address)))),
     };
     super::templates::env()
         .get_template("main.bicep")

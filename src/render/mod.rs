@@ -8,6 +8,7 @@ pub mod policy;
 pub mod portable;
 pub mod requests;
 pub mod templates;
+pub mod tokens;
 pub mod xml;
 
 use crate::graph::{Graph, Kind};

@@ -74,6 +74,7 @@ pub fn render(model: &Model, api: &Api) -> String {
             retry_condition => code(&retry_condition),
             retry_on,
             exhausted_retry_after => exhausted,
+            tokens => super::tokens::context(api),
         },
         Routing::ByModel { routes, deny } => {
             // One `when` per target, naming every model it serves.
@@ -115,6 +116,7 @@ pub fn render(model: &Model, api: &Api) -> String {
                 retry_condition => code(&retry_condition),
                 retry_on,
                 exhausted_retry_after => exhausted,
+                tokens => super::tokens::context(api),
             }
         }
     };

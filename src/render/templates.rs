@@ -15,6 +15,7 @@ use minijinja::{Environment, Error, ErrorKind, syntax::SyntaxConfig};
 
 pub const POLICY: &str = include_str!("../../templates/policy.xml.j2");
 pub const BICEP: &str = include_str!("../../templates/main.bicep.j2");
+pub const TOKENS: &str = include_str!("../../templates/tokens.xml.j2");
 
 /// One output context's escaper.
 pub type Escaper = fn(&str) -> String;
@@ -67,6 +68,8 @@ pub fn env() -> &'static Environment<'static> {
         });
         env.add_template("policy.xml", POLICY)
             .expect("the policy template parses");
+        env.add_template("tokens.xml", TOKENS)
+            .expect("the token policies template parses");
         env.add_template("main.bicep", BICEP)
             .expect("the Bicep template parses");
         env

@@ -101,6 +101,7 @@ struct Gateway {
     budget: Arc<BodyBudget>,
     max_body: usize,
     max_response: u64,
+    tokens: Arc<super::tokens::Tokens>,
 }
 
 pub fn router(
@@ -117,6 +118,7 @@ pub fn router(
         .map(|f| (f.name.clone(), BreakerState::new(f.breaker.clone())))
         .collect();
     let gw = Gateway {
+        tokens: Arc::new(super::tokens::Tokens::new(options.clock.clone())),
         prefixes: route::prefixes(&model),
         model,
         endpoints,
@@ -146,6 +148,7 @@ pub fn router(
             post(mock_fail).delete(mock_heal),
         )
         .route(&format!("{ADMIN_PREFIX}/breakers"), get(breakers_status))
+        .route(&format!("{ADMIN_PREFIX}/usage"), get(usage_status))
         .route_layer(middleware::from_fn_with_state(gw.clone(), admin_guard));
     Ok(admin.fallback(handle).with_state(gw))
 }
@@ -239,7 +242,20 @@ impl Gateway {
                 StatusCode::BAD_REQUEST,
                 route::error_body("unknown_model", &route::unknown_message(&model, &known)),
             ),
-            Decision::Send(target) => self.dispatch(api, target, &m, &parts, body, log).await,
+            Decision::Send(target) => {
+                // The token limit runs last in inbound: after routing, before the backend.
+                let peer = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip());
+                let ticket = match self.tokens.admit(api, &parts.headers, peer, &body) {
+                    Ok(t) => t,
+                    Err(refused) => return *refused,
+                };
+                let resp = self.dispatch(api, target, &m, &parts, body, log).await;
+                let max = usize::try_from(self.max_response).unwrap_or(usize::MAX);
+                self.tokens.settle(ticket, resp, max).await
+            }
         }
     }
 
@@ -564,6 +580,11 @@ fn set_fail(gw: &Gateway, foundry: &str, fail: Option<super::FailSpec>) -> Respo
         Ok(()) => axum::Json(m.status()).into_response(),
         Err(e) => apim_error(StatusCode::BAD_REQUEST, &e),
     }
+}
+
+/// Token counters per API and counter key (`llm-token-limit`'s counters).
+async fn usage_status(State(gw): State<Arc<Gateway>>) -> Response {
+    axum::Json(gw.tokens.snapshot()).into_response()
 }
 
 /// Each foundry's breaker: available, or seconds until it is.

@@ -2,6 +2,7 @@
 
 mod fields;
 mod map;
+mod observability;
 mod scalar;
 mod spanned;
 mod types;

@@ -36,6 +36,10 @@ pub struct Spec {
     pub pools: NamedMap<PoolSpec>,
     /// APIs the gateway exposes, by name (unique ignoring case).
     pub apis: Req<NamedMap<ApiSpec>>,
+    /// Log Analytics, Application Insights and LLM logs (`token_metrics` need
+    /// `app_insights`; `llm_logs` need `log_analytics`).
+    #[serde(default)]
+    pub observability: Option<Sp<ObservabilitySpec>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -192,6 +196,12 @@ pub struct ApiSpec {
     /// which backends and pools exist.
     #[serde(default)]
     pub policy: Option<Sp<String>>,
+    /// Tokens per minute and/or a token quota per caller (`llm-token-limit`). Not on Consumption.
+    #[serde(default)]
+    pub token_limit: Option<Sp<TokenLimitSpec>>,
+    /// Token counts as Application Insights metrics (`llm-emit-token-metric`).
+    #[serde(default)]
+    pub token_metrics: Option<Sp<TokenMetricsSpec>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -204,3 +214,5 @@ pub struct RetrySpec {
     #[serde(default)]
     pub on: Option<Sp<Vec<Sp<i64>>>>,
 }
+
+pub use super::observability::*;

@@ -7,6 +7,7 @@
 
 mod probe;
 pub mod report;
+mod tokens;
 
 pub use probe::{Conversation, Probe};
 
@@ -238,6 +239,12 @@ async fn verify_api(
             checks
                 .push(affinity_check(api, m, p, cookie, opts.requests.clamp(1, 10), probe).await?);
         }
+    }
+    // Last: it spends the rest of the minute's tokens.
+    if let Some((m, _)) = plan.first()
+        && let Some(c) = tokens::limit_check(api, m, probe).await?
+    {
+        checks.push(c);
     }
     Ok(ApiReport {
         name: api.name.clone(),

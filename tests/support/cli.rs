@@ -83,5 +83,6 @@ pub const EXAMPLES: &[&str] = &[
     "load-balancing",
     "model-routing",
     "session-affinity",
+    "token-governance",
     "azure-ai",
 ];

@@ -85,6 +85,7 @@ fn no_provisioning_state(ty: &str) -> bool {
         || matches!(ty, POLICY)
         || ty == "microsoft.apimanagement/service/backends"
         || ty == "microsoft.apimanagement/service/subscriptions"
+        || super::insights::no_provisioning_state(ty)
 }
 
 /// Types whose DELETE is a soft delete.
@@ -233,7 +234,7 @@ pub fn decorate(
         ROLE_ASSIGNMENTS => {
             props.insert("scope".into(), json!(super::rbac::scope_of(id)));
         }
-        _ => {}
+        _ => super::insights::decorate(ty, id, props),
     }
     if (ty == ACCOUNTS || ty == APIM)
         && let Some(identity) = out.get_mut("identity").and_then(Value::as_object_mut)

@@ -26,6 +26,7 @@ pub struct Shared {
     pub rate: Option<Buckets>,
     /// What pre-flight reads: models, quota, name availability, permissions.
     pub catalog: super::catalog::Catalog,
+    pub logs: super::insights::Logs,
     requests: u64,
     remaining_reads: u64,
     remaining_writes: u64,
@@ -39,6 +40,7 @@ impl Shared {
             journal: Vec::new(),
             rate: None,
             catalog: Default::default(),
+            logs: Default::default(),
             requests: 0,
             remaining_reads: 12_000,
             remaining_writes: 1_200,
@@ -242,6 +244,9 @@ fn answer(
         return Reply::error(400, "InvalidRequestContent", "the body is not JSON");
     }
     if let Some(reply) = shared.catalog.answer(&shared.state, method, path, body) {
+        return reply;
+    }
+    if let Some(reply) = super::insights::query(shared, method, path) {
         return reply;
     }
     let mut reply = shared.state.handle(&Req {

@@ -441,7 +441,11 @@ impl State {
         let lock = (ty == rules::DEPLOYMENTS)
             .then(|| ids::parent(req.path).map(|p| p.to_ascii_lowercase()))
             .flatten();
-        let reply = with_etag(Reply::json(if created { 201 } else { 200 }, view), &stored);
+        let created_status = super::insights::created_status(ty);
+        let reply = with_etag(
+            Reply::json(if created { created_status } else { 200 }, view),
+            &stored,
+        );
         if lro == Lro::Sync {
             return reply;
         }
