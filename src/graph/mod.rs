@@ -10,7 +10,8 @@ mod build;
 mod kind;
 pub mod refs;
 
-pub use build::{OPERATIONS, Operation, apim_path, build, operations_for, role_assignment_name};
+pub use crate::model::surface::{Operation, apim_path};
+pub use build::{build, role_assignment_name};
 pub use kind::Kind;
 
 use serde_json::Value;

@@ -17,6 +17,7 @@ mod pools;
 pub mod regions;
 mod routing;
 mod scope;
+pub mod surface;
 mod text;
 mod types;
 

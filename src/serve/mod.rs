@@ -14,6 +14,7 @@ mod gateway;
 pub mod mock;
 pub mod pool;
 pub mod route;
+pub mod sse;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use gateway::{ADMIN_PREFIX, Attempt, RequestLog};
