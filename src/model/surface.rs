@@ -9,7 +9,7 @@
 //! URL templates give the policy `MatchedParameters["deployment-id"]` for routing; and
 //! `context.Operation.Id` lets the policy tell a call that names no model (a stored response,
 //! the model list) from one that forgot it. The cost is keeping this table up to date with
-//! the data plane (../shared/design/ai-gateway.md §6).
+//! the data plane (Azure OpenAI 2024-10-21 GA and 2025-03-01-preview, the v1 API).
 
 use super::{Api, ApiType};
 

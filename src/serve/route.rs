@@ -12,9 +12,8 @@ pub struct Matched {
     /// Index into `model.apis`.
     pub api: usize,
     pub operation: &'static str,
-    /// Where the operation names its model, and whether its answer may stream.
+    /// Where the operation names its model.
     pub model_in: ModelIn,
-    pub streams: bool,
     /// `deployment-id`, when the operation's URL has one.
     pub deployment_id: Option<String>,
     /// The path after the API's path: appended to the backend URL, as APIM forwards it.
@@ -62,7 +61,6 @@ pub fn match_request(
                     api: *i,
                     operation: op.name,
                     model_in: op.model,
-                    streams: op.streams,
                     deployment_id,
                     rest: rest.to_string(),
                 });

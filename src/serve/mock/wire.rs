@@ -3,7 +3,7 @@
 //! stream arrive piece by piece; small valid payloads for images and audio; the model list.
 
 use super::MockState;
-use super::json as answer_json;
+use super::json as reply;
 use crate::model::surface::Answer;
 use crate::serve::sse;
 use axum::body::{Body, Bytes};
@@ -11,10 +11,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-fn json(status: StatusCode, body: Value) -> Response {
-    answer_json(status, body)
-}
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -115,7 +111,7 @@ pub(super) fn inference(s: &MockState, answer: Answer, model: &str, req: &Value)
             .into_response(),
         Answer::CreateResponse => create_response(s, model, req, &text, stream),
         // Model-less answers are `stored`'s.
-        _ => json(
+        _ => reply(
             StatusCode::NOT_FOUND,
             json!({"error": {"code": "404", "message": "Resource not found"}}),
         ),
@@ -123,7 +119,7 @@ pub(super) fn inference(s: &MockState, answer: Answer, model: &str, req: &Value)
 }
 
 fn ok(v: Value) -> Response {
-    json(StatusCode::OK, v)
+    reply(StatusCode::OK, v)
 }
 
 fn create_response(s: &MockState, model: &str, req: &Value, text: &str, stream: bool) -> Response {
@@ -133,7 +129,7 @@ fn create_response(s: &MockState, model: &str, req: &Value, text: &str, stream: 
         && !issued.contains_key(prev)
     {
         // What OpenAI answers when a conversation lands on a backend that never saw it.
-        return json(
+        return reply(
             StatusCode::BAD_REQUEST,
             json!({"error": {"message": format!("Previous response with id '{prev}' not found."), "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}}),
         );
@@ -168,7 +164,7 @@ pub(super) fn stored(s: &MockState, answer: Answer, id: &str, model: &str) -> Re
         })),
         Answer::GetModel => match s.hosts.iter().find(|h| h.eq_ignore_ascii_case(model)) {
             Some(h) => ok(model_entry(h)),
-            None => json(
+            None => reply(
                 StatusCode::NOT_FOUND,
                 json!({"error": {"code": "model_not_found", "message": format!("The model '{model}' does not exist.")}}),
             ),
@@ -182,7 +178,7 @@ pub(super) fn stored(s: &MockState, answer: Answer, id: &str, model: &str) -> Re
         _ => {
             let mut issued = s.issued.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(input) = issued.get(id).cloned() else {
-                return json(
+                return reply(
                     StatusCode::NOT_FOUND,
                     json!({"error": {"message": format!("Response with id '{id}' not found."), "type": "invalid_request_error", "param": null, "code": null}}),
                 );
@@ -204,7 +200,7 @@ pub(super) fn stored(s: &MockState, answer: Answer, id: &str, model: &str) -> Re
                     }))
                 }
                 // Only background responses can be cancelled; the mock makes none.
-                Answer::CancelResponse => json(
+                Answer::CancelResponse => reply(
                     StatusCode::BAD_REQUEST,
                     json!({"error": {"message": "Cannot cancel a response that was not created in background mode.", "type": "invalid_request_error", "param": null, "code": null}}),
                 ),
