@@ -445,6 +445,43 @@ mod tests {
     }
 
     #[test]
+    fn the_deployed_api_declares_every_operation_of_the_table_in_its_own_write() {
+        use crate::diag::Source;
+        let path = format!("{}/examples/azure-ai/gw.yaml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("example exists");
+        let m = crate::model::load(
+            &Source::new(path, text),
+            &crate::model::Context { subscription: None },
+        )
+        .expect("example is valid");
+        let g = crate::graph::build(&m);
+        for api in &m.apis {
+            let r = g
+                .resources
+                .iter()
+                .find(|r| r.address == format!("apis.{}", api.name))
+                .expect("the API");
+            let doc: serde_json::Value = serde_json::from_str(
+                r.body["properties"]["value"]
+                    .as_str()
+                    .expect("an OpenAPI document"),
+            )
+            .expect("JSON");
+            for op in operations(&api.api_type) {
+                let declared = &doc["paths"][op.url][op.method.to_ascii_lowercase()];
+                assert_eq!(declared["operationId"], op.name, "{}: {}", api.name, op.url);
+                // Written by the API's PUT, not a write of its own.
+                let o = g
+                    .resources
+                    .iter()
+                    .find(|x| x.address == format!("apis.{}.operations.{}", api.name, op.name))
+                    .expect("the operation resource");
+                assert_eq!(o.written_by.as_deref(), Some(r.address.as_str()));
+            }
+        }
+    }
+
+    #[test]
     fn foundry_paths_match_only_under_their_type_path() {
         let (op, params) =
             match_foundry_path("POST", "/openai/deployments/m/chat/completions").expect("match");

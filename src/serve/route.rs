@@ -377,6 +377,35 @@ mod tests {
     }
 
     #[test]
+    fn calls_that_name_no_model_go_where_the_rendered_policy_sends_them() {
+        for name in ["model-routing", "azure-ai", "session-affinity"] {
+            let m = example(name);
+            for api in &m.apis {
+                let xml = crate::render::policy::render(&m, api);
+                let Routing::ByModel { .. } = api.routing else {
+                    continue;
+                };
+                // Every operation the table marks as naming no model is in the branch...
+                for op in operations(&api.api_type) {
+                    let named = xml.contains(&format!("context.Operation.Id == \"{}\"", op.name));
+                    assert_eq!(named, op.model == ModelIn::None, "{name}: {}", op.name);
+                }
+                // ...whose backend is serve's default target.
+                let branch = xml
+                    .split("context.Operation.Id")
+                    .last()
+                    .and_then(|rest| rest.split("backend-id=\"").nth(1))
+                    .and_then(|rest| rest.split('"').next());
+                assert_eq!(
+                    branch,
+                    default_target(api).map(Target::backend_id),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn exhausted_retry_after_agrees_with_the_rendered_policy() {
         for name in ["load-balancing", "model-routing", "session-affinity"] {
             let m = example(name);
