@@ -46,6 +46,12 @@ fn every_example_applies_converges_and_reapplies_without_writes() {
             "{}",
             run.stdout
         );
+        // What a v1 client must send, since APIM reads the key from `api-key` only.
+        assert!(
+            run.stdout.contains(r#"default_headers={"api-key": KEY}"#),
+            "{}",
+            run.stdout
+        );
         assert!(
             !az.arm.journal().iter().any(|e| e.status == 409),
             "{name}: no write collided"
@@ -312,7 +318,7 @@ fn json_result_and_no_secrets_in_files() {
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(v["outcomes"].as_array().unwrap().len(), 27);
+    assert_eq!(v["outcomes"].as_array().unwrap().len(), 42);
     assert!(
         v["outputs"]["subscriptions"][0]["primary_key"]
             .as_str()

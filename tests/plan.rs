@@ -17,7 +17,7 @@ fn plan_on_nothing_is_all_creates() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stdout
-            .contains("Plan: 27 to add, 0 to change, 0 to destroy, 0 unchanged."),
+            .contains("Plan: 42 to add, 0 to change, 0 to destroy, 0 unchanged."),
         "{}",
         run.stdout
     );
@@ -82,7 +82,7 @@ fn a_drifted_pool_weight_is_exactly_that_change() {
     );
     assert!(
         run.stdout
-            .contains("Plan: 0 to add, 1 to change, 0 to destroy, 26 unchanged."),
+            .contains("Plan: 0 to add, 1 to change, 0 to destroy, 41 unchanged."),
         "{}",
         run.stdout
     );
@@ -104,7 +104,7 @@ fn a_drifted_pool_weight_is_exactly_that_change() {
     );
     assert_eq!(
         plan["summary"],
-        json!({ "create": 0, "update": 1, "delete": 0, "replace": 0, "no_op": 26 })
+        json!({ "create": 0, "update": 1, "delete": 0, "replace": 0, "no_op": 41 })
     );
 }
 
@@ -141,7 +141,7 @@ fn a_missing_backend_is_a_create() {
     assert!(run.stdout.contains("+ backends.foundry2"), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("Plan: 1 to add, 0 to change, 0 to destroy, 26 unchanged."),
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy, 41 unchanged."),
         "{}",
         run.stdout
     );
@@ -214,7 +214,7 @@ fn offline_plan_needs_no_credentials() {
     assert_eq!(plan["format_version"], 1);
     assert!(plan["spec_digest"].as_str().unwrap().starts_with("sha256:"));
     let changes = plan["changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 29, "every resource of the spec");
+    assert_eq!(changes.len(), 44, "every resource of the spec");
     assert!(changes.iter().all(|c| c["action"] == "create"));
     assert!(az.arm.journal().is_empty());
     assert!(az.az.calls().is_empty());

@@ -11,6 +11,8 @@ use std::time::Duration;
 mod api_types;
 mod collisions;
 mod security;
+mod streaming;
+mod surface;
 
 fn example_path(name: &str) -> String {
     format!("{}/examples/{name}/gw.yaml", env!("CARGO_MANIFEST_DIR"))

@@ -291,5 +291,8 @@ fn outputs_text(out: &Value) -> String {
             k["primary_key"].as_str().unwrap_or("(not readable)")
         );
     }
+    if out["apis"].as_array().is_some_and(|a| !a.is_empty()) {
+        let _ = writeln!(s, "{}", crate::model::surface::CLIENT_KEY_NOTE);
+    }
     s
 }

@@ -87,7 +87,10 @@ pub fn run(g: &Global, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let key_note = match &key {
-            Some(k) => format!("subscription key {} required in api-key", mask(k)),
+            Some(k) => format!(
+                "subscription key {} required in api-key or Authorization: Bearer",
+                mask(k)
+            ),
             None => "any subscription key accepted".to_string(),
         };
         for (api, base) in serve::api_urls(&model, &url) {

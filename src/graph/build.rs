@@ -3,114 +3,9 @@
 use super::kind::Kind;
 use super::refs::{id_of, output_of};
 use super::*;
-use crate::model::{ApiType, Model, duration};
+use crate::model::surface::{Operation, apim_path, operations, template_params};
+use crate::model::{Model, duration};
 use serde_json::{Map, Value, json};
-
-/// An API operation gw declares so APIM knows the URL templates (and their parameters).
-#[derive(Clone, Copy, Debug)]
-pub struct Operation {
-    pub name: &'static str,
-    pub display: &'static str,
-    pub method: &'static str,
-    pub url: &'static str,
-}
-
-/// Operations per API type. `azure-openai` APIs live at `{path}/openai`, as the OpenAI SDKs
-/// for Azure expect; `azure-ai` at `{path}/models`; `openai` (the v1 API) at `{path}`.
-pub const OPERATIONS: &[(ApiType, &[Operation])] = &[
-    (
-        ApiType::AzureOpenAi,
-        &[
-            Operation {
-                name: "chat-completions",
-                display: "Chat completions",
-                method: "POST",
-                url: "/deployments/{deployment-id}/chat/completions",
-            },
-            Operation {
-                name: "completions",
-                display: "Completions",
-                method: "POST",
-                url: "/deployments/{deployment-id}/completions",
-            },
-            Operation {
-                name: "embeddings",
-                display: "Embeddings",
-                method: "POST",
-                url: "/deployments/{deployment-id}/embeddings",
-            },
-            Operation {
-                name: "responses",
-                display: "Create a response",
-                method: "POST",
-                url: "/responses",
-            },
-            Operation {
-                name: "get-response",
-                display: "Get a response",
-                method: "GET",
-                url: "/responses/{response-id}",
-            },
-        ],
-    ),
-    (
-        ApiType::AzureAi,
-        &[
-            Operation {
-                name: "chat-completions",
-                display: "Chat completions",
-                method: "POST",
-                url: "/chat/completions",
-            },
-            Operation {
-                name: "embeddings",
-                display: "Embeddings",
-                method: "POST",
-                url: "/embeddings",
-            },
-        ],
-    ),
-    (
-        ApiType::OpenAi,
-        &[
-            Operation {
-                name: "chat-completions",
-                display: "Chat completions",
-                method: "POST",
-                url: "/v1/chat/completions",
-            },
-            Operation {
-                name: "embeddings",
-                display: "Embeddings",
-                method: "POST",
-                url: "/v1/embeddings",
-            },
-            Operation {
-                name: "responses",
-                display: "Create a response",
-                method: "POST",
-                url: "/v1/responses",
-            },
-        ],
-    ),
-];
-
-pub fn operations_for(t: &ApiType) -> &'static [Operation] {
-    OPERATIONS
-        .iter()
-        .find(|(k, _)| k == t)
-        .map(|(_, ops)| *ops)
-        .unwrap_or(&[])
-}
-
-/// The API's path in APIM (what follows the gateway URL).
-pub fn apim_path(api: &crate::model::Api) -> String {
-    match api.api_type {
-        ApiType::AzureOpenAi => format!("{}/openai", api.path),
-        ApiType::AzureAi => format!("{}/models", api.path),
-        ApiType::OpenAi => api.path.clone(),
-    }
-}
 
 /// A role assignment's name must be a GUID the caller picks. Derived from the scope and the
 /// APIM service (not its principal id, which is unknown until the service exists), so every
@@ -344,7 +239,7 @@ pub fn build(model: &Model) -> Graph {
         let addr = format!("apis.{}", api.name);
         let id = format!("{apim_id}/apis/{}", api.name);
         let description = format!("{OWNER_DESCRIPTION}: {} API", api.api_type.as_str());
-        let ops = operations_for(&api.api_type);
+        let ops = operations(&api.api_type);
         b.add(
             addr.clone(),
             Kind::Api,
@@ -357,11 +252,11 @@ pub fn build(model: &Model) -> Graph {
                 "subscriptionRequired": api.subscription_required,
                 "subscriptionKeyParameterNames": { "header": "api-key", "query": "api-key" },
                 "format": "openapi+json",
-                "value": openapi_document(&api.name, &description, ops).to_string(),
+                "value": openapi_document(&api.name, &description, &ops).to_string(),
             }}),
             vec!["apim".into()],
         );
-        for op in ops {
+        for op in &ops {
             let params: Vec<Value> = template_params(op.url)
                 .map(|p| json!({ "name": p, "type": "string", "required": true }))
                 .collect();
@@ -442,12 +337,6 @@ pub fn openapi_document(title: &str, description: &str, ops: &[Operation]) -> Va
         "info": { "title": title, "description": description, "version": "1.0" },
         "paths": paths,
     })
-}
-
-fn template_params(url: &str) -> impl Iterator<Item = &str> {
-    url.split('{')
-        .skip(1)
-        .filter_map(|s| s.split_once('}').map(|(p, _)| p))
 }
 
 fn used_pools(model: &Model) -> Vec<String> {

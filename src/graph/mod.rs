@@ -11,7 +11,8 @@ mod kind;
 mod observability;
 pub mod refs;
 
-pub use build::{OPERATIONS, Operation, apim_path, build, operations_for, role_assignment_name};
+pub use crate::model::surface::{Operation, apim_path};
+pub use build::{build, role_assignment_name};
 pub use kind::Kind;
 pub use observability::{DIAGNOSTIC_SETTING, MONITORING_METRICS_PUBLISHER};
 

@@ -578,10 +578,17 @@ fn api(
         ));
     }
     if !s(a, "/properties/description").starts_with(OWNER_DESCRIPTION) {
-        let ops = crate::graph::OPERATIONS
+        use crate::model::ApiType;
+        let ops = [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
             .iter()
-            .find(|(t, _)| t.as_str() == api_type)
-            .map(|(_, ops)| ops.iter().map(|o| o.name).collect::<Vec<_>>().join(", "))
+            .find(|t| t.as_str() == api_type)
+            .map(|t| {
+                crate::model::surface::operations(t)
+                    .iter()
+                    .map(|o| o.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .unwrap_or_default();
         out.notes.push(format!(
             "gw declares the operations of an {api_type} API itself ({ops}): the first apply imports them in place of the API's current ones."

@@ -18,6 +18,7 @@ mod pools;
 pub mod regions;
 mod routing;
 mod scope;
+pub mod surface;
 mod text;
 mod tokens;
 mod types;

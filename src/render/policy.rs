@@ -3,6 +3,7 @@
 use super::escape::cs_string;
 use super::templates::{code, env};
 use crate::graph::{Graph, Kind};
+use crate::model::surface::{ModelIn, may_stream, operations};
 use crate::model::{Api, Model, Routing, glob_match};
 use minijinja::context;
 use std::collections::BTreeMap;
@@ -47,6 +48,50 @@ fn regex_escape(s: &str) -> String {
         .collect()
 }
 
+/// How a by-model policy routes a call that names no model (the operations the surface
+/// table marks `ModelIn::None`): by the affinity cookie of a pool it sends to, else to the
+/// first route's target. Mirrors `serve::route::{cookie_target, default_target}`.
+struct NoModelRouting {
+    /// C#: the requested model is empty and the operation is one that names none.
+    condition: String,
+    cookie_routes: Vec<minijinja::Value>,
+}
+
+fn no_model_routing(model: &Model, api: &Api) -> NoModelRouting {
+    let ops: Vec<String> = operations(&api.api_type)
+        .iter()
+        .filter(|o| o.model == ModelIn::None)
+        .map(|o| format!("context.Operation.Id == {}", cs_string(o.name)))
+        .collect();
+    let ops = if ops.is_empty() {
+        "false".to_string()
+    } else {
+        ops.join(" || ")
+    };
+    let condition = format!("string.IsNullOrEmpty({MODEL_VAR}) && ({ops})");
+    let cookie_routes = model
+        .api_targets(api)
+        .into_iter()
+        .filter_map(|t| {
+            let crate::model::Target::Pool(p) = t else {
+                return None;
+            };
+            let cookie = model.pool(p)?.affinity.as_ref()?;
+            let needle = cs_string(&format!("{cookie}="));
+            Some(context! {
+                backend_id => t.backend_id(),
+                condition => code(format!(
+                    "context.Request.Headers.GetValueOrDefault(\"Cookie\", \"\").Contains({needle})"
+                )),
+            })
+        })
+        .collect();
+    NoModelRouting {
+        condition,
+        cookie_routes,
+    }
+}
+
 pub fn render(model: &Model, api: &Api) -> String {
     let retry_condition = api
         .retry
@@ -68,6 +113,7 @@ pub fn render(model: &Model, api: &Api) -> String {
         Routing::Single(t) => context! {
             api => &api.name,
             foundry_path => api.api_type.foundry_path(),
+            streams => may_stream(&api.api_type),
             routing => "single",
             backend_id => t.backend_id(),
             retry_count => api.retry.count,
@@ -105,9 +151,14 @@ pub fn render(model: &Model, api: &Api) -> String {
                 .map(|r| r.model.as_str())
                 .filter(|m| !deny.iter().any(|p| glob_match(p, m)))
                 .collect();
+            let surface = no_model_routing(model, api);
             context! {
                 api => &api.name,
                 foundry_path => api.api_type.foundry_path(),
+                streams => may_stream(&api.api_type),
+                no_model => code(surface.condition),
+                cookie_routes => surface.cookie_routes,
+                default_backend => routes.first().map(|r| r.target.backend_id()),
                 routing => "by-model",
                 routes => routes_ctx,
                 deny => deny_ctx,

@@ -5,6 +5,7 @@ use super::breaker::{BreakerState, parse_retry_after};
 use super::budget::{BodyBudget, BodyError};
 use super::route::{self, Decision, Matched};
 use super::{Clock, Mocks, RequestCallback, ServeOptions, TokenProvider, affinity, is_loopback};
+use crate::model::surface::ModelIn;
 use crate::model::{Api, Model, Target};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -229,11 +230,11 @@ impl Gateway {
             Ok(read) => read,
             Err(e) => return body_refused(e),
         };
-        let model = route::requested_model(m.deployment_id.as_deref(), &body);
+        let model = route::requested_model(m.deployment_id.as_deref(), content_type(&parts), &body);
         if !model.is_empty() {
             log.model = Some(model.clone());
         }
-        match route::decide(api, model) {
+        match route::decide(api, model, self.no_model_target(api, &m, &parts)) {
             Decision::Denied { model, pattern } => json_answer(
                 StatusCode::FORBIDDEN,
                 route::error_body("model_denied", &route::denied_message(&model, pattern)),
@@ -259,15 +260,19 @@ impl Gateway {
         }
     }
 
+    /// Where a call of an operation that names no model goes: the pool whose affinity cookie
+    /// it carries, else the API's default target (as the policy's first branches do).
+    fn no_model_target<'a>(&self, api: &'a Api, m: &Matched, parts: &Parts) -> Option<&'a Target> {
+        (m.model_in == ModelIn::None).then(|| {
+            route::cookie_target(&self.model, api, &parts.headers)
+                .or_else(|| route::default_target(api))
+        })?
+    }
+
     /// APIM checks the subscription key before any policy runs.
     fn check_key(&self, api: &Api, parts: &Parts) -> Option<Response> {
         let want = self.key.as_ref().filter(|_| api.subscription_required)?;
-        let given = parts
-            .headers
-            .get("api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from)
-            .or_else(|| query_param(parts.uri.query(), "api-key"));
+        let given = given_key(parts);
         match given {
             None => Some(apim_error(
                 StatusCode::UNAUTHORIZED,
@@ -515,6 +520,30 @@ fn body_refused(e: BodyError) -> Response {
             &format!("The request body could not be read: {e}"),
         ),
     }
+}
+
+/// The key a caller sent: `api-key` header, `api-key` query, or `Authorization: Bearer <key>`
+/// (how the plain `OpenAI()` SDK client sends its key).
+fn given_key(parts: &Parts) -> Option<String> {
+    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
+    header("api-key")
+        .map(String::from)
+        .or_else(|| query_param(parts.uri.query(), "api-key"))
+        .or_else(|| {
+            let auth = header("authorization")?;
+            let (scheme, token) = auth.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        })
+}
+
+fn content_type(parts: &Parts) -> &str {
+    parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 /// The query string without the subscription key.

@@ -14,6 +14,7 @@ mod gateway;
 pub mod mock;
 pub mod pool;
 pub mod route;
+pub mod sse;
 pub mod tokens;
 
 pub use clock::{Clock, ManualClock, SystemClock};

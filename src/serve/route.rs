@@ -2,7 +2,7 @@
 //! API operation a path is, which model a request asks for, and whether it is denied,
 //! unknown, or sent to a target. Mirrors `templates/policy.xml.j2` line for line.
 
-use crate::graph::{Operation, apim_path, operations_for};
+use crate::model::surface::{ModelIn, apim_path, match_template, operations};
 use crate::model::{Api, Model, Routing, Target, glob_match};
 use axum::http::Method;
 
@@ -12,6 +12,8 @@ pub struct Matched {
     /// Index into `model.apis`.
     pub api: usize,
     pub operation: &'static str,
+    /// Where the operation names its model.
+    pub model_in: ModelIn,
     /// `deployment-id`, when the operation's URL has one.
     pub deployment_id: Option<String>,
     /// The path after the API's path: appended to the backend URL, as APIM forwards it.
@@ -46,18 +48,19 @@ pub fn match_request(
             continue;
         }
         let api = &model.apis[*i];
-        for op in operations_for(&api.api_type) {
+        for op in operations(&api.api_type) {
             if op.method != method.as_str() {
                 continue;
             }
-            if let Some(params) = match_template(op, rest) {
+            if let Some(params) = match_template(op.url, rest) {
                 let deployment_id = params
                     .into_iter()
-                    .find(|(k, _)| *k == "deployment-id")
-                    .map(|(_, v)| v);
+                    .find(|(k, _)| k == "deployment-id")
+                    .map(|(_, v)| percent_decode(&v));
                 return Some(Matched {
                     api: *i,
                     operation: op.name,
+                    model_in: op.model,
                     deployment_id,
                     rest: rest.to_string(),
                 });
@@ -65,27 +68,6 @@ pub fn match_request(
         }
     }
     None
-}
-
-/// Matches `/a/{b}/c` against a path; gives the named segments.
-fn match_template(op: &Operation, rest: &str) -> Option<Vec<(&'static str, String)>> {
-    let want: Vec<&'static str> = op.url.trim_matches('/').split('/').collect();
-    let got: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    if want.len() != got.len() {
-        return None;
-    }
-    let mut params = Vec::new();
-    for (w, g) in want.iter().zip(&got) {
-        if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-            if g.is_empty() {
-                return None;
-            }
-            params.push((name, percent_decode(g)));
-        } else if w != g {
-            return None;
-        }
-    }
-    Some(params)
 }
 
 /// Decodes `%XX` escapes in a path segment (a deployment id is compared decoded, as APIM's
@@ -142,20 +124,71 @@ pub fn check_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The model a request asks for, lower-cased: the URL's deployment id, else the JSON body's
-/// `model`, else empty.
-pub fn requested_model(deployment_id: Option<&str>, body: &[u8]) -> String {
+/// The model a request asks for, lower-cased, as the policy finds it: the URL's deployment
+/// id, else the JSON body's `model`, else a multipart form's `model` field, else empty.
+pub fn requested_model(deployment_id: Option<&str>, content_type: &str, body: &[u8]) -> String {
     if let Some(id) = deployment_id {
         return id.to_lowercase();
     }
-    serde_json::from_slice::<serde_json::Value>(body)
+    if let Some(m) = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
             v.get("model")
                 .and_then(|m| m.as_str())
                 .map(str::to_lowercase)
         })
-        .unwrap_or_default()
+    {
+        return m;
+    }
+    form_model(content_type, body).unwrap_or_default()
+}
+
+/// The `model` field of a `multipart/form-data` body (an audio upload), lower-cased. Found
+/// as the policy finds it: the part whose headers name it `model`, up to the next line end.
+pub fn form_model(content_type: &str, body: &[u8]) -> Option<String> {
+    if !content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    let text = String::from_utf8_lossy(body);
+    let at = text.to_ascii_lowercase().find("name=\"model\"")?;
+    let after = &text[at..];
+    // The part's headers end at the first blank line; its value runs to the line's end.
+    let (skip, start) = [("\r\n\r\n", 4), ("\n\n", 2)]
+        .iter()
+        .filter_map(|(sep, n)| after.find(sep).map(|i| (i, *n)))
+        .min()?;
+    let value = &after[skip + start..];
+    let end = value.find(['\r', '\n']).unwrap_or(value.len());
+    Some(value[..end].trim().to_lowercase())
+}
+
+/// The pool whose affinity cookie the request carries, among an API's targets: a call that
+/// names no model (GET of a stored response) follows it to the backend that stored it.
+pub fn cookie_target<'a>(
+    model: &Model,
+    api: &'a Api,
+    headers: &axum::http::HeaderMap,
+) -> Option<&'a Target> {
+    model.api_targets(api).into_iter().find(|t| match t {
+        Target::Pool(p) => model
+            .pool(p)
+            .and_then(|p| p.affinity.as_ref())
+            .is_some_and(|name| super::affinity::cookie_value(headers, name).is_some()),
+        Target::Foundry(_) => false,
+    })
+}
+
+/// Where a by-model API sends a call that names no model and carries no affinity cookie:
+/// its first route's target (the policy's default branch).
+pub fn default_target(api: &Api) -> Option<&Target> {
+    match &api.routing {
+        Routing::Single(t) => Some(t),
+        Routing::ByModel { routes, .. } => routes.first().map(|r| &r.target),
+    }
 }
 
 /// What the inbound policy does with a request.
@@ -174,10 +207,21 @@ pub enum Decision<'a> {
     Send(&'a Target),
 }
 
-pub fn decide<'a>(api: &'a Api, model: String) -> Decision<'a> {
+/// `no_model_target`: where a call of an operation that names no model goes (the cookie's
+/// pool, else the default target); None for operations that name one.
+pub fn decide<'a>(
+    api: &'a Api,
+    model: String,
+    no_model_target: Option<&'a Target>,
+) -> Decision<'a> {
     match &api.routing {
         Routing::Single(t) => Decision::Send(t),
         Routing::ByModel { routes, deny } => {
+            if model.is_empty()
+                && let Some(t) = no_model_target
+            {
+                return Decision::Send(t);
+            }
             if let Some(pattern) = deny.iter().find(|p| glob_match(p, &model)) {
                 return Decision::Denied { model, pattern };
             }
@@ -286,13 +330,24 @@ mod tests {
 
     #[test]
     fn model_from_url_else_body_lower_cased() {
+        let json = "application/json";
         assert_eq!(
-            requested_model(Some("GPT-4.1"), b"{\"model\":\"x\"}"),
+            requested_model(Some("GPT-4.1"), json, b"{\"model\":\"x\"}"),
             "gpt-4.1"
         );
-        assert_eq!(requested_model(None, b"{\"model\":\"O4-Mini\"}"), "o4-mini");
-        assert_eq!(requested_model(None, b"not json"), "");
-        assert_eq!(requested_model(None, b"{\"model\":3}"), "");
+        assert_eq!(
+            requested_model(None, json, b"{\"model\":\"O4-Mini\"}"),
+            "o4-mini"
+        );
+        assert_eq!(requested_model(None, json, b"not json"), "");
+        assert_eq!(requested_model(None, json, b"{\"model\":3}"), "");
+        // An audio upload names its model in a form field.
+        let form = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\nRIFF\r\n--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nWhisper\r\n--b--\r\n";
+        assert_eq!(
+            requested_model(None, "multipart/form-data; boundary=b", form.as_bytes()),
+            "whisper"
+        );
+        assert_eq!(requested_model(None, json, form.as_bytes()), "");
     }
 
     #[test]
@@ -300,21 +355,53 @@ mod tests {
         let m = example("model-routing");
         let api = &m.apis[0];
         assert!(matches!(
-            decide(api, "gpt-4o-mini".into()),
+            decide(api, "gpt-4o-mini".into(), None),
             Decision::Denied {
                 pattern: "gpt-4o*",
                 ..
             }
         ));
         assert!(
-            matches!(decide(api, "gpt-4.1".into()), Decision::Send(Target::Pool(p)) if p == "gpt41-pool")
+            matches!(decide(api, "gpt-4.1".into(), None), Decision::Send(Target::Pool(p)) if p == "gpt41-pool")
         );
         assert!(
-            matches!(decide(api, "deepseek-r1".into()), Decision::Send(Target::Foundry(f)) if f == "foundry3")
+            matches!(decide(api, "deepseek-r1".into(), None), Decision::Send(Target::Foundry(f)) if f == "foundry3")
         );
-        match decide(api, "llama".into()) {
+        // A call that names no model goes where it is sent, not to the 400.
+        let t = Target::Pool("gpt41-pool".into());
+        assert_eq!(decide(api, String::new(), Some(&t)), Decision::Send(&t));
+        match decide(api, "llama".into(), None) {
             Decision::Unknown { known, .. } => assert!(known.contains(&"o4-mini")),
             d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn calls_that_name_no_model_go_where_the_rendered_policy_sends_them() {
+        for name in ["model-routing", "azure-ai", "session-affinity"] {
+            let m = example(name);
+            for api in &m.apis {
+                let xml = crate::render::policy::render(&m, api);
+                let Routing::ByModel { .. } = api.routing else {
+                    continue;
+                };
+                // Every operation the table marks as naming no model is in the branch...
+                for op in operations(&api.api_type) {
+                    let named = xml.contains(&format!("context.Operation.Id == \"{}\"", op.name));
+                    assert_eq!(named, op.model == ModelIn::None, "{name}: {}", op.name);
+                }
+                // ...whose backend is serve's default target.
+                let branch = xml
+                    .split("context.Operation.Id")
+                    .last()
+                    .and_then(|rest| rest.split("backend-id=\"").nth(1))
+                    .and_then(|rest| rest.split('"').next());
+                assert_eq!(
+                    branch,
+                    default_target(api).map(Target::backend_id),
+                    "{name}"
+                );
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod probe;
 pub mod report;
+mod surface;
 mod tokens;
 
 pub use probe::{Conversation, Probe};
@@ -97,6 +98,17 @@ pub struct Burst {
     /// Set when every member is down: the burst must be answered 429 (or 503).
     pub expect_exhausted: bool,
     pub ok: bool,
+    /// Each request in the order sent: what answered it and how long it took.
+    pub samples: Vec<Sample>,
+}
+
+/// One request of a burst.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sample {
+    pub status: u16,
+    /// The region that answered (normalized), when a backend did.
+    pub region: Option<String>,
+    pub latency_ms: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -222,6 +234,24 @@ async fn verify_api(
             }),
         }
     }
+    // Streaming and the v1 path, with a model that routes, when no backend is down (a
+    // down member's 429s are the bursts' business).
+    // An API with a token limit keeps its minute's tokens for the limit check below, which
+    // counts what the bursts spent; streaming is checked on the other APIs.
+    if let Some((m, _)) = plan.first()
+        && opts.down.is_empty()
+    {
+        if api.token_limit.is_some() {
+            checks.push(Check {
+                name: "streaming".into(),
+                ok: true,
+                detail: "skipped: the API has a token limit, which the limit check measures".into(),
+            });
+        } else {
+            checks.push(surface::stream_check(api, m, probe).await?);
+            checks.extend(surface::v1_check(api, m, probe).await?);
+        }
+    }
     // Affinity: a two-turn Responses exchange per pool with a cookie, where the API type
     // has the Responses API and no member is down.
     if api.api_type != ApiType::AzureAi {
@@ -309,8 +339,14 @@ async fn burst(
     let mut other: BTreeMap<String, u32> = BTreeMap::new();
     let expect_exhausted = shares.is_empty();
     let mut last: Option<String> = None;
+    let mut samples = Vec::new();
     for _ in 0..opts.requests {
         let a = probe.inference(api, m).await?;
+        samples.push(Sample {
+            status: a.status,
+            region: a.region.as_deref().map(normalize_region),
+            latency_ms: a.elapsed_ms,
+        });
         if a.status == 200 {
             let region = a
                 .region
@@ -358,6 +394,7 @@ async fn burst(
         other,
         expect_exhausted,
         ok,
+        samples,
     })
 }
 

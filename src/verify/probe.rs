@@ -3,8 +3,9 @@
 use super::{GatewayTarget, VerifyError};
 use crate::graph::apim_path;
 use crate::model::{Api, ApiType};
+use futures::StreamExt;
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Probe {
     client: reqwest::Client,
@@ -23,6 +24,25 @@ pub struct Answer {
     pub code: Option<String>,
     pub set_cookies: Vec<String>,
     pub body: Value,
+    /// From sending the request to the whole answer read, in milliseconds.
+    pub elapsed_ms: f64,
+}
+
+/// A streamed answer, read as a client reads it.
+#[derive(Clone, Debug)]
+pub struct Streamed {
+    pub status: u16,
+    pub region: Option<String>,
+    pub content_type: String,
+    /// Server-sent events received.
+    pub events: usize,
+    /// Network chunks the events arrived in.
+    pub chunks: usize,
+    /// The stream ended as the wire format ends it (`data: [DONE]`, `response.completed`).
+    pub completed: bool,
+    /// From sending the request to the first byte of the body, in milliseconds.
+    pub first_byte_ms: f64,
+    pub total_ms: f64,
 }
 
 impl Answer {
@@ -119,9 +139,72 @@ impl Probe {
     /// A chat completion for `model`: the deployment in the URL for `azure-openai`, in the
     /// body otherwise.
     pub async fn inference(&self, api: &Api, model: &str) -> Result<Answer, VerifyError> {
+        let (url, body) = self.chat_request(api, model);
+        self.post(&url, &body, None).await
+    }
+
+    /// A chat completion on the v1 path (`{api}/v1/chat/completions`, model in the body), as
+    /// `OpenAI(base_url=...)` sends it. Every type but `azure-ai` serves it.
+    pub async fn v1_chat(&self, api: &Api, model: &str) -> Result<Answer, VerifyError> {
+        let url = format!("{}/v1/chat/completions", self.api_base(api));
+        let body = json!({ "model": model, "messages": [{ "role": "user", "content": "Which region are you in?" }], "max_tokens": 16 });
+        self.post(&url, &body, None).await
+    }
+
+    /// A streamed chat completion (`"stream": true`), read event by event.
+    pub async fn stream(&self, api: &Api, model: &str) -> Result<Streamed, VerifyError> {
+        let (url, mut body) = self.chat_request(api, model);
+        body["stream"] = json!(true);
+        let mut req = self.client.post(&url).json(&body);
+        if let Some(k) = &self.key {
+            req = req.header("api-key", k);
+        }
+        let start = Instant::now();
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let region = region_of(resp.headers());
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let mut parser = crate::serve::sse::Parser::default();
+        let (mut events, mut chunks, mut completed) = (0, 0, false);
+        let mut first_byte_ms = None;
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| self.unreachable(e))?;
+            first_byte_ms.get_or_insert_with(|| ms(start));
+            chunks += 1;
+            for e in parser.feed(&chunk) {
+                events += 1;
+                completed |= e.data == "[DONE]" || e.event.as_deref() == Some("response.completed");
+            }
+        }
+        Ok(Streamed {
+            status,
+            region,
+            content_type,
+            events,
+            chunks,
+            completed,
+            first_byte_ms: first_byte_ms.unwrap_or_else(|| ms(start)),
+            total_ms: ms(start),
+        })
+    }
+
+    fn unreachable(&self, source: reqwest::Error) -> VerifyError {
+        VerifyError::Unreachable {
+            url: self.gateway.clone(),
+            source: source.without_url(),
+        }
+    }
+
+    fn chat_request(&self, api: &Api, model: &str) -> (String, Value) {
         let base = self.api_base(api);
         let messages = json!([{ "role": "user", "content": "Which region are you in?" }]);
-        let (url, body) = match api.api_type {
+        match api.api_type {
             ApiType::AzureOpenAi => (
                 format!(
                     "{base}/deployments/{model}/chat/completions?api-version={}",
@@ -137,8 +220,7 @@ impl Probe {
                 format!("{base}/v1/chat/completions"),
                 json!({ "model": model, "messages": messages, "max_tokens": 16 }),
             ),
-        };
-        self.post(&url, &body, None).await
+        }
     }
 
     /// Two Responses API calls, the second continuing the first with its cookie.
@@ -198,27 +280,17 @@ impl Probe {
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
-        let unreachable = |source: reqwest::Error| VerifyError::Unreachable {
-            url: self.gateway.clone(),
-            source: source.without_url(),
-        };
-        let resp = req.send().await.map_err(unreachable)?;
+        let start = Instant::now();
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
-        let header = |n: &str| {
-            resp.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty() && *v != "unknown")
-                .map(String::from)
-        };
-        let region = header("x-backend-region").or_else(|| header("x-ms-region"));
+        let region = region_of(resp.headers());
         let set_cookies = resp
             .headers()
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok().map(String::from))
             .collect();
-        let bytes = resp.bytes().await.map_err(unreachable)?;
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let code = body.pointer("/error/code").and_then(|c| match c {
             Value::String(s) => Some(s.clone()),
@@ -231,6 +303,23 @@ impl Probe {
             code,
             set_cookies,
             body,
+            elapsed_ms: ms(start),
         })
     }
+}
+
+/// `x-backend-region`, else `x-ms-region` (a gateway that sets neither says `unknown`).
+fn region_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && *v != "unknown")
+            .map(String::from)
+    };
+    header("x-backend-region").or_else(|| header("x-ms-region"))
+}
+
+fn ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
 }

@@ -114,6 +114,7 @@ pub fn html(r: &Report) -> String {
                 b.requests
             );
             out.push_str(&chart(b));
+            out.push_str(&timeline(b));
             out.push_str("<table>\n<tr><th>region</th><th>foundries</th><th>priority</th><th>expected</th><th>observed</th></tr>\n");
             for row in &b.rows {
                 let _ = writeln!(
@@ -224,6 +225,79 @@ fn chart(b: &Burst) -> String {
         s,
         "<text x=\"30\" y=\"{:.1}\" font-size=\"11\" fill=\"#555\">outlined: predicted by the spec; filled: observed</text>",
         H + 40.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Colours for regions, in the order of the burst's rows; answers from no region are grey.
+const PALETTE: &[&str] = &[
+    "#2f6fbd", "#e8702a", "#2e9e5b", "#8e44ad", "#c0392b", "#16a2b8", "#b8860b", "#7f8c8d",
+];
+
+/// Each request of the burst in the order sent, its latency as the bar's height, coloured
+/// by the region that served it (grey: no backend answered), as the lab notebooks draw it:
+/// a failover shows as the request where the colour changes.
+fn timeline(b: &Burst) -> String {
+    const H: f64 = 120.0;
+    if b.samples.is_empty() {
+        return String::new();
+    }
+    let colour = |region: Option<&str>| {
+        region
+            .and_then(|r| b.rows.iter().position(|row| row.region == r))
+            .map_or("#bbbbbb", |i| PALETTE[i % PALETTE.len()])
+    };
+    let max = b
+        .samples
+        .iter()
+        .map(|x| x.latency_ms)
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let step = (600.0 / b.samples.len() as f64).clamp(2.0, 24.0);
+    let width = 50.0 + step * b.samples.len() as f64;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg width=\"{width:.0}\" height=\"{}\" role=\"img\" aria-label=\"each request in order: latency and region\">",
+        H + 60.0
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"0\" y=\"12\" font-size=\"11\" fill=\"#555\">{max:.1} ms</text>\n<line x1=\"40\" y1=\"{H}\" x2=\"{width:.0}\" y2=\"{H}\" stroke=\"#888\"/>"
+    );
+    for (i, x) in b.samples.iter().enumerate() {
+        let h = (x.latency_ms / max * (H - 16.0)).max(1.0);
+        let _ = writeln!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>request {}: {} {} in {:.1} ms</title></rect>",
+            45.0 + step * i as f64,
+            H - h,
+            (step - 1.0).max(1.0),
+            colour(x.region.as_deref()),
+            i + 1,
+            x.status,
+            esc(x.region.as_deref().unwrap_or("no backend")),
+            x.latency_ms
+        );
+    }
+    let mut lx = 45.0;
+    for (i, row) in b.rows.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<rect x=\"{lx:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\">{}</text>",
+            H + 14.0,
+            PALETTE[i % PALETTE.len()],
+            lx + 14.0,
+            H + 23.0,
+            esc(&row.region)
+        );
+        lx += 20.0 + 7.0 * row.region.len() as f64;
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"45\" y=\"{:.0}\" font-size=\"11\" fill=\"#555\">each request in order: height is its latency, colour the region that served it</text>",
+        H + 45.0
     );
     s.push_str("</svg>\n");
     s

@@ -22,7 +22,7 @@ fn client() -> reqwest::Client {
 }
 
 /// A stand-in backend for `--backend`, on 127.0.0.1.
-async fn backend(app: axum::Router) -> url::Url {
+pub(super) async fn backend(app: axum::Router) -> url::Url {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -34,7 +34,11 @@ async fn backend(app: axum::Router) -> url::Url {
 }
 
 /// Serve on 127.0.0.1:0 with every foundry of `example` sent to `to`.
-async fn start_with_backend(example: &str, to: &url::Url, o: ServeOptions) -> ServeHandle {
+pub(super) async fn start_with_backend(
+    example: &str,
+    to: &url::Url,
+    o: ServeOptions,
+) -> ServeHandle {
     let m = model(&example_text(example));
     let backends: BTreeMap<String, url::Url> = m
         .foundries

@@ -6,7 +6,11 @@
 //! `/openai/v1/...`, `/models/...`) and 404 anything else, as Azure does, so a gateway that
 //! forwards to the wrong path fails. Each keeps a journal of what it received.
 
+mod wire;
+
+use super::route::requested_model;
 use crate::model::Model;
+use crate::model::surface::{ModelIn, match_foundry_path};
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
@@ -16,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,7 +104,8 @@ struct MockState {
     hosts: Vec<String>,
     requests: AtomicU64,
     responses: AtomicU64,
-    issued: Mutex<HashSet<String>>,
+    /// Responses this backend stored, with their input (for `input_items`).
+    issued: Mutex<HashMap<String, Value>>,
     fail: Mutex<Option<FailSpec>>,
     rng: Mutex<StdRng>,
     journal: Mutex<VecDeque<Received>>,
@@ -226,7 +231,7 @@ pub async fn start(
             hosts,
             requests: AtomicU64::new(0),
             responses: AtomicU64::new(0),
-            issued: Mutex::new(HashSet::new()),
+            issued: Mutex::new(HashMap::new()),
             fail: Mutex::new(fail),
             rng: Mutex::new(StdRng::seed_from_u64(seed.wrapping_add(i as u64 + 1))),
             journal: Mutex::new(VecDeque::new()),
@@ -246,62 +251,6 @@ pub async fn start(
         states.insert(f.name.clone(), state);
     }
     Ok((Mocks { states, addrs }, tasks))
-}
-
-/// What a request asks of the mock.
-#[derive(Debug)]
-enum Call {
-    /// Chat completions, completions or embeddings; the model from the URL or the body.
-    Inference {
-        kind: &'static str,
-        deployment: Option<String>,
-    },
-    CreateResponse,
-    GetResponse(String),
-}
-
-/// The paths a Foundry account serves for inference:
-/// - Azure OpenAI: `/openai/deployments/{id}/{chat/completions|completions|embeddings}`,
-///   `POST /openai/responses`, `GET /openai/responses/{id}`;
-/// - the v1 API: `/openai/v1/{chat/completions|embeddings|responses}`, `GET /openai/v1/responses/{id}`
-///   (model in the body, no deployments segment);
-/// - Azure AI model inference: `/models/{chat/completions|embeddings}` (model in the body).
-fn parse_call(method: &Method, path: &str) -> Option<Call> {
-    let seg: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-    let kind = |tail: &[&str]| match tail {
-        ["chat", "completions"] => Some("chat.completion"),
-        ["completions"] => Some("text_completion"),
-        ["embeddings"] => Some("embedding"),
-        _ => None,
-    };
-    let in_body = |kind: Option<&'static str>| {
-        kind.map(|kind| Call::Inference {
-            kind,
-            deployment: None,
-        })
-    };
-    match (method, seg.as_slice()) {
-        (&Method::POST, ["openai", "deployments", id, tail @ ..]) if !id.is_empty() => {
-            Some(Call::Inference {
-                kind: kind(tail)?,
-                deployment: Some((*id).to_string()),
-            })
-        }
-        (&Method::POST, ["openai", "responses"] | ["openai", "v1", "responses"]) => {
-            Some(Call::CreateResponse)
-        }
-        (&Method::GET, ["openai", "responses", id] | ["openai", "v1", "responses", id])
-            if !id.is_empty() =>
-        {
-            Some(Call::GetResponse((*id).to_string()))
-        }
-        (&Method::POST, ["openai", "v1", "chat", "completions"]) => in_body(kind(&seg[2..])),
-        (&Method::POST, ["openai", "v1", "embeddings"]) => in_body(kind(&seg[2..])),
-        (&Method::POST, ["models", "chat", "completions"] | ["models", "embeddings"]) => {
-            in_body(kind(&seg[1..]))
-        }
-        _ => None,
-    }
 }
 
 async fn handle(State(s): State<Arc<MockState>>, req: Request) -> Response {
@@ -326,14 +275,28 @@ async fn handle(State(s): State<Arc<MockState>>, req: Request) -> Response {
         });
     }
     let body = to_bytes(body, 16 << 20).await.unwrap_or_default();
-    let mut resp = answer(&s, &parts.method, parts.uri.path(), &body);
+    let content_type = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut resp = answer(&s, &parts.method, parts.uri.path(), &content_type, &body);
     if let Ok(v) = HeaderValue::from_str(&s.region) {
         resp.headers_mut().insert("x-ms-region", v);
     }
     resp
 }
 
-fn answer(s: &MockState, method: &Method, path: &str, body: &Bytes) -> Response {
+/// The mock's answer: an injected failure, 404 for a path no Foundry account serves, else
+/// the operation's answer from `wire`.
+fn answer(
+    s: &MockState,
+    method: &Method,
+    path: &str,
+    content_type: &str,
+    body: &Bytes,
+) -> Response {
     if let Some(fail) = s
         .fail
         .lock()
@@ -350,85 +313,34 @@ fn answer(s: &MockState, method: &Method, path: &str, body: &Bytes) -> Response 
             return injected(&fail);
         }
     }
-    let Some(call) = parse_call(method, path) else {
+    let Some((op, params)) = match_foundry_path(method.as_str(), path) else {
         return json(
             StatusCode::NOT_FOUND,
             json!({"error": {"code": "404", "message": "Resource not found"}}),
         );
     };
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let served_by = json!({ "foundry": s.foundry, "region": s.region });
-    match call {
-        Call::GetResponse(id) => {
-            if s.issued
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(&id)
-            {
-                json(
-                    StatusCode::OK,
-                    json!({ "id": id, "object": "response", "status": "completed", "served_by": served_by }),
-                )
-            } else {
-                json(
-                    StatusCode::NOT_FOUND,
-                    json!({"error": {"message": format!("Response with id '{id}' not found."), "type": "invalid_request_error", "param": null, "code": null}}),
-                )
-            }
+    if op.model != ModelIn::None {
+        let model = requested_model(
+            (op.model == ModelIn::Path)
+                .then(|| param("deployment-id"))
+                .as_deref(),
+            content_type,
+            body,
+        );
+        if let Some(r) = not_hosted(s, &model) {
+            return r;
         }
-        Call::Inference { kind, deployment } => {
-            let model = deployment
-                .or_else(|| str_field(&req, "model"))
-                .unwrap_or_default();
-            if let Some(r) = not_hosted(s, &model) {
-                return r;
-            }
-            let n = s.responses.fetch_add(1, Ordering::Relaxed) + 1;
-            let text = format!("Hello from {} ({}).", s.foundry, s.region);
-            let out = match kind {
-                "embedding" => {
-                    json!({ "object": "list", "model": model, "data": [{"object": "embedding", "index": 0, "embedding": [0.0, 0.5, 1.0]}], "usage": {"prompt_tokens": 1, "total_tokens": 1}, "served_by": served_by })
-                }
-                "text_completion" => {
-                    json!({ "id": format!("cmpl-{}-{n}", s.foundry), "object": kind, "model": model, "choices": [{"index": 0, "text": text, "finish_reason": "stop"}], "usage": usage(), "served_by": served_by })
-                }
-                _ => {
-                    json!({ "id": format!("chatcmpl-{}-{n}", s.foundry), "object": kind, "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": usage(), "served_by": served_by })
-                }
-            };
-            json(StatusCode::OK, out)
-        }
-        Call::CreateResponse => {
-            let model = str_field(&req, "model").unwrap_or_default();
-            if let Some(r) = not_hosted(s, &model) {
-                return r;
-            }
-            let mut issued = s.issued.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(prev) = str_field(&req, "previous_response_id")
-                && !issued.contains(&prev)
-            {
-                // What OpenAI answers when a conversation lands on a backend that never saw it.
-                return json(
-                    StatusCode::BAD_REQUEST,
-                    json!({"error": {"message": format!("Previous response with id '{prev}' not found."), "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}}),
-                );
-            }
-            let n = s.responses.fetch_add(1, Ordering::Relaxed) + 1;
-            let id = format!("resp_{}_{n}", s.foundry);
-            issued.insert(id.clone());
-            let text = format!("Hello from {} ({}).", s.foundry, s.region);
-            json(
-                StatusCode::OK,
-                json!({
-                    "id": id, "object": "response", "status": "completed", "model": model,
-                    "previous_response_id": str_field(&req, "previous_response_id"),
-                    "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}],
-                    "usage": {"input_tokens": 1, "output_tokens": 5, "total_tokens": 6},
-                    "served_by": served_by,
-                }),
-            )
-        }
+        return wire::inference(s, op.answer, &model, &req);
     }
+    wire::stored(s, op.answer, &param("response-id"), &param("model"))
 }
 
 fn not_hosted(s: &MockState, model: &str) -> Option<Response> {
@@ -452,14 +364,6 @@ fn injected(fail: &FailSpec) -> Response {
             .insert("retry-after", HeaderValue::from(secs));
     }
     r
-}
-
-fn usage() -> Value {
-    json!({"prompt_tokens": 1, "completion_tokens": 5, "total_tokens": 6})
-}
-
-fn str_field(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(String::from)
 }
 
 fn json(status: StatusCode, body: Value) -> Response {
@@ -498,59 +402,5 @@ mod tests {
         let (name, f) = parse_fail_assignment("foundry1=429:0").expect("valid");
         assert_eq!((name.as_str(), f.retry_after), ("foundry1", Some(0)));
         assert!(parse_fail_assignment("foundry1").is_err());
-    }
-
-    #[test]
-    fn answers_only_the_paths_a_foundry_account_serves() {
-        let post = |p: &str| parse_call(&Method::POST, p);
-        let deployment = |p: &str| match post(p) {
-            Some(Call::Inference { kind, deployment }) => Some((kind, deployment)),
-            _ => None,
-        };
-        assert_eq!(
-            deployment("/openai/deployments/m/chat/completions"),
-            Some(("chat.completion", Some("m".to_string())))
-        );
-        assert_eq!(
-            deployment("/openai/deployments/m/embeddings"),
-            Some(("embedding", Some("m".to_string())))
-        );
-        for (path, kind) in [
-            ("/openai/v1/chat/completions", "chat.completion"),
-            ("/openai/v1/embeddings", "embedding"),
-            ("/models/chat/completions", "chat.completion"),
-            ("/models/embeddings", "embedding"),
-        ] {
-            assert_eq!(deployment(path), Some((kind, None)), "{path}");
-        }
-        assert!(matches!(
-            post("/openai/responses"),
-            Some(Call::CreateResponse)
-        ));
-        assert!(matches!(
-            post("/openai/v1/responses"),
-            Some(Call::CreateResponse)
-        ));
-        assert!(matches!(
-            parse_call(&Method::GET, "/openai/v1/responses/r1"),
-            Some(Call::GetResponse(_))
-        ));
-        // What a gateway forwarding to the wrong base would send: not a Foundry path.
-        for wrong in [
-            "/openai/chat/completions",
-            "/openai/embeddings",
-            "/openai/models/chat/completions",
-            "/openai/v1/deployments/m/chat/completions",
-            "/models/deployments/m/chat/completions",
-            "/models/responses",
-            "/v1/chat/completions",
-            "/chat/completions",
-            "/openai/deployments/m/images",
-            "/openai/deployments//chat/completions",
-            "/other",
-        ] {
-            assert!(post(wrong).is_none(), "{wrong} is not a Foundry path");
-        }
-        assert!(parse_call(&Method::GET, "/openai/deployments/m/chat/completions").is_none());
     }
 }
