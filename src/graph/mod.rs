@@ -6,6 +6,10 @@
 //! Azure knows (the APIM identity's principal id, an account's endpoint). Renderers turn
 //! them into template expressions; plan and apply resolve them from live state.
 
+mod accounts;
+mod apim;
+mod apis;
+mod backends;
 mod build;
 mod kind;
 mod observability;

@@ -1,0 +1,88 @@
+//! APIs, the operations they import, and their policies.
+
+use super::backends::target_address;
+use super::build::{Builder, Ids};
+use super::{Kind, OWNER_DESCRIPTION};
+use crate::model::Model;
+use crate::model::surface::{Operation, apim_path, operations, template_params};
+use serde_json::{Map, Value, json};
+
+pub(super) fn build(b: &mut Builder, model: &Model, ids: &Ids) {
+    // APIs, their operations and policies. The operations travel inside the API's write as an
+    // OpenAPI document (as the labs import them): APIM locks an API while any write to it is
+    // settling (409 PessimisticConcurrencyConflict), so one write for the API and its
+    // operations, then the policy, is the shortest conflict-free chain.
+    for api in &model.apis {
+        let addr = format!("apis.{}", api.name);
+        let id = format!("{}/apis/{}", ids.apim, api.name);
+        let description = format!("{OWNER_DESCRIPTION}: {} API", api.api_type.as_str());
+        let ops = operations(&api.api_type);
+        b.add(
+            addr.clone(),
+            Kind::Api,
+            id.clone(),
+            json!({ "properties": {
+                "displayName": api.name,
+                "description": description,
+                "path": apim_path(api),
+                "protocols": ["https"],
+                "subscriptionRequired": api.subscription_required,
+                "subscriptionKeyParameterNames": { "header": "api-key", "query": "api-key" },
+                "format": "openapi+json",
+                "value": openapi_document(&api.name, &description, &ops).to_string(),
+            }}),
+            vec!["apim".into()],
+        );
+        for op in &ops {
+            let params: Vec<Value> = template_params(op.url)
+                .map(|p| json!({ "name": p, "type": "string", "required": true }))
+                .collect();
+            b.add(
+                format!("{addr}.operations.{}", op.name),
+                Kind::Operation,
+                format!("{id}/operations/{}", op.name),
+                json!({ "properties": { "displayName": op.display, "method": op.method, "urlTemplate": op.url, "templateParameters": params } }),
+                vec![addr.clone()],
+            );
+            if let Some(last) = b.out.last_mut() {
+                last.written_by = Some(addr.clone());
+            }
+        }
+        let xml = match &api.custom_policy {
+            Some(p) => p.xml.clone(),
+            None => crate::render::policy::render(model, api),
+        };
+        let mut deps = vec![addr.clone()];
+        deps.extend(model.api_targets(api).iter().map(|t| target_address(t)));
+        b.add(
+            format!("{addr}.policy"),
+            Kind::Policy,
+            format!("{id}/policies/policy"),
+            json!({ "properties": { "format": "rawxml", "value": xml } }),
+            deps,
+        );
+    }
+}
+
+/// The OpenAPI 3 document an API imports: one path item per operation, named by
+/// `operationId` (APIM names the operation after it), with its path parameters.
+pub fn openapi_document(title: &str, description: &str, ops: &[Operation]) -> Value {
+    let mut paths = Map::new();
+    for op in ops {
+        let parameters: Vec<Value> = template_params(op.url)
+            .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let item = paths.entry(op.url.to_string()).or_insert_with(|| json!({}));
+        item[op.method.to_ascii_lowercase()] = json!({
+            "operationId": op.name,
+            "summary": op.display,
+            "parameters": parameters,
+            "responses": { "200": { "description": "OK" } },
+        });
+    }
+    json!({
+        "openapi": "3.0.1",
+        "info": { "title": title, "description": description, "version": "1.0" },
+        "paths": paths,
+    })
+}
