@@ -16,16 +16,22 @@
 //!   assignment: a changed principal is a replacement, an existing grant is adopted.
 //! - APIM child entities are written and deleted with the ETag just read (`If-Match`).
 
-use crate::arm::{ArmClient, ArmError, Live};
-use crate::graph::refs::{self};
+use crate::arm::{ArmClient, ArmError};
 use crate::graph::{Graph, Kind, Resource};
 use crate::plan::{Action, Change, LiveResource, LiveState, Plan, SoftDeleteAction, desired_body};
 use crate::report::{Event, Reporter};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+mod adopt;
+mod etags;
+mod write;
+
+use etags::refresh_etags;
+use write::{Written, write};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -123,7 +129,7 @@ fn verb(c: &Change) -> &'static str {
     }
 }
 
-fn is_repair(c: &Change) -> bool {
+pub(crate) fn is_repair(c: &Change) -> bool {
     c.reason
         .as_deref()
         .is_some_and(|r| r.starts_with("repair:"))
@@ -131,7 +137,7 @@ fn is_repair(c: &Change) -> bool {
 
 /// APIM child entities take `If-Match` on writes and deletes (the REST specs make it required
 /// on DELETE of backends, APIs and operations).
-fn apim_child(k: Kind) -> bool {
+pub(crate) fn apim_child(k: Kind) -> bool {
     matches!(
         k,
         Kind::Backend
@@ -355,91 +361,12 @@ pub async fn apply(
     Applied { outcomes, live }
 }
 
-/// What one write did.
-struct Written {
-    live: Live,
-    /// The existing assignment adopted instead of creating a second one.
-    adopted: Option<String>,
-    /// A Failed resource that read Succeeded on a second look.
-    healed: bool,
-}
-
-impl From<Live> for Written {
-    fn from(live: Live) -> Self {
-        Written {
-            live,
-            adopted: None,
-            healed: false,
-        }
-    }
-}
-
 type Done<'a> = (
     &'a Resource,
     &'a Change,
     Result<Written, ArmError>,
     Duration,
 );
-
-/// Reads, in parallel, the ETag of every APIM child entity apply will update or delete whose
-/// ETag the plan's list reads did not give. An entity whose body changed since the plan read
-/// it is refused here (as a 412 would be), before anything is written.
-async fn refresh_etags(
-    client: &ArmClient,
-    plan: &Plan,
-    live: &mut LiveState,
-) -> Vec<(String, ArmError)> {
-    let wanted: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Update | Action::Delete | Action::Replace))
-        .filter(|c| c.kind.is_some_and(apim_child))
-        .filter(|c| live.get(&c.id).is_none_or(|l| l.etag.is_none()))
-        .collect();
-    let reads = wanted.iter().map(|c| {
-        let api = c.kind.map(Kind::api_version).unwrap_or("2024-05-01");
-        let query: &[(&str, &str)] = if c.kind == Some(Kind::Policy) {
-            &[("format", "rawxml")]
-        } else {
-            &[]
-        };
-        client.get_with_query(&c.id, api, query)
-    });
-    let answers = futures::future::join_all(reads).await;
-    let mut refused = Vec::new();
-    for (c, answer) in wanted.into_iter().zip(answers) {
-        match answer {
-            Ok(Some(now)) => {
-                let before = live.get(&c.id).map(|l| &l.body);
-                if c.action != Action::Delete
-                    && before.is_some_and(|b| {
-                        crate::plan::body_digest(b) != crate::plan::body_digest(&now.body)
-                    })
-                {
-                    refused.push((
-                        c.address.clone(),
-                        ArmError::InvalidResponse {
-                            method: "GET".into(),
-                            url: c.id.clone(),
-                            message: "it changed since the plan read it; run `gw plan` again"
-                                .into(),
-                        },
-                    ));
-                    continue;
-                }
-                live.insert(LiveResource {
-                    id: c.id.clone(),
-                    body: now.body,
-                    etag: now.etag,
-                });
-            }
-            // Gone already: a delete has nothing to do, a write creates it.
-            Ok(None) => {}
-            Err(e) => refused.push((c.address.clone(), e)),
-        }
-    }
-    refused
-}
 
 /// One resource's write, reporting "still waiting" while a long-running operation runs.
 async fn run_one<'a>(
@@ -467,288 +394,4 @@ async fn run_one<'a>(
         }
     };
     (r, c, result, start.elapsed())
-}
-
-fn unknown_value(r: &Resource, body: &Value) -> Option<ArmError> {
-    let mut left = Vec::new();
-    refs::collect(body, &mut left);
-    left.first().map(|x| {
-        let of = match x {
-            refs::Ref::Id { of } | refs::Ref::Output { of, .. } => of.clone(),
-        };
-        ArmError::InvalidResponse {
-            method: "PUT".into(),
-            url: r.id.clone(),
-            message: format!("a value it needs from {of} is not known (was {of} created?)"),
-        }
-    })
-}
-
-async fn write(
-    client: &ArmClient,
-    r: &Resource,
-    c: &Change,
-    body: Value,
-    etag: Option<String>,
-    reporter: &dyn Reporter,
-    opts: &Options,
-) -> Result<Written, ArmError> {
-    if let Some(e) = unknown_value(r, &body) {
-        return Err(e);
-    }
-    let api = r.api_version();
-    if is_repair(c) && r.kind == Kind::Account {
-        // An account reported Failed may turn Succeeded on its own (azure-behaviours §3):
-        // look once more before writing it again.
-        if let Some(now) = client.get(&r.id, api).await?
-            && crate::plan::compute::failed_state(&now.body).is_none()
-        {
-            let now = wait_succeeded(client, r, now, reporter, opts).await?;
-            return Ok(Written {
-                live: now,
-                adopted: None,
-                healed: true,
-            });
-        }
-    }
-    if c.action == Action::Replace {
-        let if_match = etag.as_deref().filter(|_| apim_child(r.kind));
-        client.delete(&r.id, api, if_match).await?;
-    }
-    let written = put_or_patch(client, r, c, body, etag, reporter, opts).await?;
-    if r.kind == Kind::Account {
-        let live = wait_succeeded(client, r, written.live, reporter, opts).await?;
-        return Ok(Written { live, ..written });
-    }
-    Ok(written)
-}
-
-/// Waits until an account reads `Succeeded`: ARM can report its operation done while the
-/// account is still `Accepted`, and its children are refused until it settles (400
-/// AccountProvisioningStateInvalid). A Failed account is an error.
-async fn wait_succeeded(
-    client: &ArmClient,
-    r: &Resource,
-    mut now: Live,
-    reporter: &dyn Reporter,
-    opts: &Options,
-) -> Result<Live, ArmError> {
-    let start = Instant::now();
-    loop {
-        let state = now
-            .body
-            .pointer("/properties/provisioningState")
-            .and_then(Value::as_str)
-            .unwrap_or("Succeeded")
-            .to_string();
-        if state.eq_ignore_ascii_case("Succeeded") {
-            return Ok(now);
-        }
-        if crate::plan::compute::failed_state(&now.body).is_some()
-            || start.elapsed() > opts.settle_wait
-        {
-            return Err(ArmError::InvalidResponse {
-                method: "GET".into(),
-                url: r.id.clone(),
-                message: format!(
-                    "the account reads provisioningState {state} after its write completed"
-                ),
-            });
-        }
-        reporter.event(Event::Retrying {
-            address: r.address.clone(),
-            why: format!("the account reads {state}; waiting for Succeeded"),
-        });
-        tokio::time::sleep(Duration::from_secs(5).min(opts.max_retry_wait)).await;
-        now =
-            client
-                .get(&r.id, r.api_version())
-                .await?
-                .ok_or_else(|| ArmError::InvalidResponse {
-                    method: "GET".into(),
-                    url: r.id.clone(),
-                    message: "the account disappeared while gw waited for it".into(),
-                })?;
-    }
-}
-
-async fn put_or_patch(
-    client: &ArmClient,
-    r: &Resource,
-    c: &Change,
-    body: Value,
-    etag: Option<String>,
-    reporter: &dyn Reporter,
-    opts: &Options,
-) -> Result<Written, ArmError> {
-    let api = r.api_version();
-    if let Some(sd) = &c.soft_deleted {
-        match sd.action {
-            // Frees the name now rather than in 48 hours.
-            SoftDeleteAction::Purge => client.delete(&sd.deleted_id, api, None).await?,
-            SoftDeleteAction::Restore => {
-                let mut restore = body.clone();
-                restore["properties"]["restore"] = json!(true);
-                client.put(&r.id, api, &restore, None).await?;
-            }
-        }
-    }
-    // APIM child entities take If-Match: an update then fails with 412 rather than
-    // overwrite a change made since the plan read it.
-    let if_match = if c.action == Action::Update && apim_child(r.kind) {
-        etag.as_deref()
-    } else {
-        None
-    };
-    // Top-level resources may carry settings made elsewhere (a VNet, custom domains, network
-    // rules) that a PUT of gw's fields alone would reset: an update changes only what gw
-    // declares. Location and kind cannot change in place, so they are not sent. A repair is
-    // a full PUT: the operation that failed must run again.
-    if c.action == Action::Update
-        && !is_repair(c)
-        && matches!(r.kind, Kind::ResourceGroup | Kind::Account | Kind::Apim)
-    {
-        let mut patch = body;
-        if let Some(o) = patch.as_object_mut() {
-            o.remove("location");
-            o.remove("kind");
-        }
-        return Ok(client.patch(&r.id, api, &patch, None).await?.into());
-    }
-    match r.kind {
-        Kind::Policy => Ok(client
-            .put_with_read_query(&r.id, api, &body, if_match, &[("format", "rawxml")])
-            .await?
-            .into()),
-        Kind::RoleAssignment => {
-            // A new identity takes a while to reach Entra ID's replicas.
-            let start = Instant::now();
-            let mut wait = Duration::from_secs(5);
-            let result = loop {
-                match client.put(&r.id, api, &body, None).await {
-                    Err(e)
-                        if e.code() == Some("PrincipalNotFound")
-                            && start.elapsed() < opts.principal_wait =>
-                    {
-                        reporter.event(Event::Retrying {
-                            address: r.address.clone(),
-                            why: "the APIM identity has not replicated yet".into(),
-                        });
-                        tokio::time::sleep(wait.min(opts.max_retry_wait)).await;
-                        wait = (wait * 2).min(Duration::from_secs(30));
-                    }
-                    other => break other,
-                }
-            };
-            match result {
-                Ok(l) => Ok(l.into()),
-                Err(e) if e.code() == Some("RoleAssignmentExists") => {
-                    adopt(client, r, &body, &e).await
-                }
-                Err(e) => Err(e),
-            }
-        }
-        _ => Ok(client.put(&r.id, api, &body, if_match).await?.into()),
-    }
-}
-
-/// The same principal already holds the role on this scope under another name (409
-/// RoleAssignmentExists): that assignment is the grant gw wants, so gw takes it. Its id comes
-/// from the message when Azure names it, else from a list at the scope.
-async fn adopt(
-    client: &ArmClient,
-    r: &Resource,
-    body: &Value,
-    e: &ArmError,
-) -> Result<Written, ArmError> {
-    let scope =
-        r.id.split("/providers/Microsoft.Authorization/")
-            .next()
-            .unwrap_or_default();
-    let api = r.api_version();
-    let named = match e {
-        ArmError::Api(a) => existing_assignment_guid(&a.message),
-        _ => None,
-    };
-    let found = match named {
-        Some(guid) => {
-            let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}");
-            client.get(&id, api).await?.map(|l| (id, l))
-        }
-        None => None,
-    };
-    let found = match found {
-        Some(f) => Some(f),
-        None => client
-            .list(
-                &format!("{scope}/providers/Microsoft.Authorization/roleAssignments"),
-                api,
-            )
-            .await?
-            .into_iter()
-            .find(|a| crate::plan::compute::same_grant(a, body))
-            .and_then(|a| {
-                let id = a.get("id")?.as_str()?.to_string();
-                Some((
-                    id,
-                    Live {
-                        body: a,
-                        etag: None,
-                    },
-                ))
-            }),
-    };
-    match found {
-        Some((id, live)) => Ok(Written {
-            live,
-            adopted: Some(id),
-            healed: false,
-        }),
-        None => Err(ArmError::InvalidResponse {
-            method: "PUT".into(),
-            url: r.id.clone(),
-            message: format!(
-                "{e}, but no assignment of that role to that principal was found at the scope"
-            ),
-        }),
-    }
-}
-
-/// The GUID in "The ID of the existing role assignment is <32 hex>." (dashes restored).
-fn existing_assignment_guid(message: &str) -> Option<String> {
-    let tail = message.split("existing role assignment is").nth(1)?;
-    let hex: String = tail
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_hexdigit)
-        .collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_existing_assignment_id_from_azures_message() {
-        let m = "The role assignment already exists. The ID of the existing role assignment is 0123456789abcdef0123456789abcdef.";
-        assert_eq!(
-            existing_assignment_guid(m).as_deref(),
-            Some("01234567-89ab-cdef-0123-456789abcdef")
-        );
-        assert_eq!(
-            existing_assignment_guid("The role assignment already exists."),
-            None
-        );
-    }
 }
