@@ -308,21 +308,11 @@ pub async fn purge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Source;
-    use crate::model::{Context, load};
     use crate::plan::LiveResource;
     use serde_json::json;
 
     fn graph() -> Graph {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/session-affinity/gw.yaml"
-        ))
-        .unwrap();
-        let ctx = Context {
-            subscription: Some("11111111-2222-3333-4444-555555555555".into()),
-        };
-        crate::graph::build(&load(&Source::new("gw.yaml", text), &ctx).unwrap())
+        crate::graph::example("session-affinity")
     }
 
     /// Everything the spec declares is live, in a group gw created; `contents` lists the

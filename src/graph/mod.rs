@@ -102,3 +102,16 @@ impl Graph {
         self.resources.iter().position(|r| r.address == address)
     }
 }
+
+/// The graph of `examples/NAME` in a fixed subscription, for unit tests.
+#[cfg(test)]
+pub fn example(name: &str) -> Graph {
+    use crate::diag::Source;
+    use crate::model::{Context, load};
+    let path = format!("{}/examples/{name}/gw.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("the example exists");
+    let ctx = Context {
+        subscription: Some("11111111-2222-3333-4444-555555555555".into()),
+    };
+    build(&load(&Source::new("gw.yaml", text), &ctx).expect("the example is valid"))
+}

@@ -343,20 +343,10 @@ fn delete_rank(k: Kind) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Source;
-    use crate::model::{Context, load};
     use serde_json::json;
 
     fn graph() -> Graph {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/session-affinity/gw.yaml"
-        ))
-        .unwrap();
-        let ctx = Context {
-            subscription: Some("11111111-2222-3333-4444-555555555555".into()),
-        };
-        crate::graph::build(&load(&Source::new("gw.yaml", text), &ctx).unwrap())
+        crate::graph::example("session-affinity")
     }
 
     /// Live state exactly as the spec says, with what Azure adds.
