@@ -21,6 +21,9 @@ pub struct View {
     pub apim: Apim,
     pub pools: Vec<Pool>,
     pub apis: Vec<Api>,
+    /// Whether some foundry's live backend URL ends in a path (`.../openai`, as the labs write
+    /// it): gw's backends point at the account root, so a policy kept verbatim must add it.
+    pub backends_have_path: bool,
 }
 
 pub struct Foundry {
@@ -230,6 +233,7 @@ impl View {
         let mut foundries = foundries;
         let mut derived: BTreeSet<String> = BTreeSet::new();
         let mut apim_notes = Vec::new();
+        let mut backends_have_path = false;
         for b in e
             .backends
             .iter()
@@ -239,6 +243,8 @@ impl View {
             let url = s(b, "/properties/url");
             match foundries.iter_mut().find(|f| !f.host.is_empty() && f.host == host(url)) {
                 Some(f) => {
+                    backends_have_path |= url::Url::parse(url)
+                        .is_ok_and(|u| !u.path().trim_matches('/').is_empty());
                     if !f.name.eq_ignore_ascii_case(&name) {
                         f.notes.push(format!(
                             "APIM backend `{name}` serves this account; gw names a foundry's backend after the foundry, so it would add `{}` beside it.",
@@ -358,6 +364,7 @@ impl View {
             apim,
             pools,
             apis,
+            backends_have_path,
         })
     }
 }

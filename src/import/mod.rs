@@ -74,13 +74,56 @@ pub fn describe(estate: &Estate, rg_id: &str) -> Result<Imported, ImportError> {
         .apis
         .iter()
         .filter(|a| keep.contains(&a.name))
-        .filter_map(|a| Some((policy_file(&a.name), a.policy.clone()?)))
+        .filter_map(|a| {
+            let xml = a.policy.clone()?;
+            let xml = match (view.backends_have_path, root_backend_path(&a.api_type)) {
+                (true, Some(path)) => fit_to_root_backends(&xml, path),
+                _ => xml,
+            };
+            Some((policy_file(&a.name), xml))
+        })
         .collect();
     Ok(Imported {
         yaml: compose(&view, &keep),
         policies,
         problems: None,
     })
+}
+
+/// The path on the account an API type's calls live under (`/openai`, `/models`).
+fn root_backend_path(api_type: &str) -> Option<&'static str> {
+    use crate::model::ApiType;
+    [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
+        .into_iter()
+        .find(|t| t.as_str() == api_type)
+        .map(|t| t.foundry_path())
+}
+
+/// The line gw adds to a kept policy whose backends it moves to the account root.
+const ROOT_REWRITE_NOTE: &str = "Added by gw import: gw's backends point at the account root, so this forwards to the API type's path on it, as the old backend URL did.";
+
+/// A kept policy, made to work against backends at the account root: the live backends end
+/// in the API type's path (`.../openai`), gw's do not, so without this line every call would
+/// reach the wrong path after the first apply. A policy that rewrites the URI itself is left
+/// alone (its author decides the path).
+fn fit_to_root_backends(xml: &str, path: &str) -> String {
+    if xml.contains("<rewrite-uri") {
+        return xml.to_string();
+    }
+    let Some(at) = xml.find("<inbound>") else {
+        return xml.to_string();
+    };
+    let after_open = at + "<inbound>".len();
+    let insert_at = match xml[after_open..].find("<base />") {
+        Some(b) if xml[after_open..after_open + b].trim().is_empty() => {
+            after_open + b + "<base />".len()
+        }
+        _ => after_open,
+    };
+    let line = format!(
+        "\n        <!-- {ROOT_REWRITE_NOTE} -->\n        <rewrite-uri template=\"@(\"{path}\" + context.Operation.UrlTemplate)\" />"
+    );
+    format!("{}{line}{}", &xml[..insert_at], &xml[insert_at..])
 }
 
 fn policy_file(api: &str) -> String {
@@ -199,12 +242,19 @@ fn compose(v: &View, keep: &BTreeSet<String>) -> String {
     y.blank();
     y.open(0, "apis");
     for api in &v.apis {
-        write_api(&mut y, api, keep.contains(&api.name));
+        let root_rewrite = v.backends_have_path
+            && root_backend_path(&api.api_type).is_some()
+            && !api
+                .policy
+                .as_deref()
+                .unwrap_or_default()
+                .contains("<rewrite-uri");
+        write_api(&mut y, api, keep.contains(&api.name), root_rewrite);
     }
     y.finish()
 }
 
-fn write_api(y: &mut Yaml, api: &Api, keep_policy: bool) {
+fn write_api(y: &mut Yaml, api: &Api, keep_policy: bool, root_rewrite: bool) {
     y.open(2, &api.name);
     y.field(4, "path", &api.path);
     y.field(4, "type", &api.api_type);
@@ -237,12 +287,39 @@ fn write_api(y: &mut Yaml, api: &Api, keep_policy: bool) {
         y.comment(
             4,
             &format!(
-                "The live policy is kept verbatim in {} and used as is: it differs from the one gw would write\nfor this routing. Remove `policy:` to let gw write its own (managed-identity auth, the caller's\nkey dropped, retries across the pool, JSON errors for unknown models).",
-                policy_file(&api.name)
+                "The live policy is kept verbatim in {} and used as is: it differs from the one gw would write\nfor this routing. Remove `policy:` to let gw write its own (managed-identity auth, the caller's\nkey dropped, retries across the pool, JSON errors for unknown models).{}",
+                policy_file(&api.name),
+                if root_rewrite {
+                    "\nOne line is added to it: gw's backends point at the account root, so the policy forwards to\nthis API type's path on it (`rewrite-uri`), as the old backend URLs did."
+                } else {
+                    ""
+                }
             ),
         );
     }
     for note in &api.notes {
         y.comment(4, note);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_to_root_backends;
+
+    #[test]
+    fn a_kept_policy_forwards_to_the_type_path_on_root_backends() {
+        let xml = "<policies>\n    <inbound>\n        <base />\n        <set-backend-service backend-id=\"pool\" />\n    </inbound>\n</policies>";
+        let fitted = fit_to_root_backends(xml, "/openai");
+        let base = fitted.find("<base />").unwrap();
+        let rewrite = fitted.find("<rewrite-uri").unwrap();
+        assert!(base < rewrite, "{fitted}");
+        assert!(
+            fitted.contains(r#"template="@("/openai" + context.Operation.UrlTemplate)""#),
+            "{fitted}"
+        );
+        assert!(crate::render::policy::check(&fitted).is_ok(), "{fitted}");
+        // A policy that rewrites the path itself is its author's.
+        let own = xml.replace("<base />", "<base />\n<rewrite-uri template=\"/x\" />");
+        assert_eq!(fit_to_root_backends(&own, "/openai"), own);
     }
 }
