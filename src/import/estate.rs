@@ -252,12 +252,6 @@ impl View {
                         ));
                     }
                     backend_foundry.insert(name.to_lowercase(), f.name.clone());
-                    let rule = s(b, "/properties/circuitBreaker/rules/0/name");
-                    if !rule.is_empty() && rule != "breaker" {
-                        f.notes.push(format!(
-                            "Its backend's circuit-breaker rule is named `{rule}`; gw names it `breaker`, so the first apply renames it."
-                        ));
-                    }
                     if let Some(br) = breaker(b) {
                         breakers.insert(f.name.clone(), br);
                     }
@@ -577,13 +571,6 @@ fn api(
         policy: policy.map(str::to_string),
         notes,
     };
-    let display = s(a, "/properties/displayName");
-    if !display.is_empty() && display != out.name {
-        out.notes.push(format!(
-            "Its display name `{display}` becomes `{}`: gw names an API after its key.",
-            out.name
-        ));
-    }
     if !s(a, "/properties/description").starts_with(OWNER_DESCRIPTION) {
         use crate::model::ApiType;
         let ops = [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]

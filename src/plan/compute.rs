@@ -93,7 +93,29 @@ pub fn desired_body(graph: &Graph, live: &LiveState, r: &Resource) -> Value {
         }
         body["tags"] = Value::Object(tags);
     }
+    if let Some(lb) = live_body {
+        keep_live_labels(r.kind, &mut body, lb);
+    }
     body
+}
+
+/// Labels gw writes when it creates a resource but does not fight afterwards: an API's
+/// display name and a backend's circuit-breaker rule names. They change no behaviour, and an
+/// estate gw adopts (the labs' "Inference API", "openAIBreakerRule") keeps its own.
+fn keep_live_labels(kind: Kind, desired: &mut Value, live: &Value) {
+    let labels: &[&str] = match kind {
+        Kind::Api => &["/properties/displayName"],
+        Kind::Backend => &["/properties/circuitBreaker/rules/0/name"],
+        _ => &[],
+    };
+    for pointer in labels {
+        if let (Some(Value::String(l)), Some(d)) =
+            (live.pointer(pointer), desired.pointer_mut(pointer))
+            && !l.is_empty()
+        {
+            *d = Value::String(l.clone());
+        }
+    }
 }
 
 /// Replaces references in `body` with what live state says (None where the referenced
@@ -389,6 +411,33 @@ mod tests {
         assert!(same_grant(&live, &desired));
         let other = json!({"properties": {"principalId": "q", "roleDefinitionId": "/x/r"}});
         assert!(!same_grant(&other, &desired));
+    }
+
+    #[test]
+    fn a_live_display_name_and_breaker_rule_name_are_kept() {
+        let g = graph();
+        let mut live = live_as_spec(&g);
+        let api = g.get("apis.inference").unwrap();
+        let mut body = live.get(&api.id).unwrap().body.clone();
+        body["properties"]["displayName"] = json!("Inference API");
+        live.insert(LiveResource {
+            id: api.id.clone(),
+            body,
+            etag: None,
+        });
+        let c = compute(&g, &live, Options::default());
+        let changed: Vec<_> = c.iter().filter(|c| c.action != Action::NoOp).collect();
+        assert!(changed.is_empty(), "{changed:#?}");
+        // A wrong path or subscription setting on the same API is still a change.
+        let mut body = live.get(&api.id).unwrap().body.clone();
+        body["properties"]["path"] = json!("elsewhere");
+        live.insert(LiveResource {
+            id: api.id.clone(),
+            body,
+            etag: None,
+        });
+        let c = compute(&g, &live, Options::default());
+        assert_eq!(c.iter().filter(|c| c.action != Action::NoOp).count(), 1);
     }
 
     #[test]

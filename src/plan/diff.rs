@@ -146,6 +146,14 @@ fn scalar_equal(key: &str, d: &Value, l: &Value) -> bool {
         (Value::String(a), Value::String(b)) if key == "scope" => {
             b.to_lowercase().ends_with(&a.to_lowercase())
         }
+        // A pool member named relative to its service (`/backends/x`, as the labs' Bicep
+        // writes it) is the same backend as its full id: APIM resolves it there.
+        (Value::String(a), Value::String(b))
+            if key == "id" && (a.starts_with("/backends/") || b.starts_with("/backends/")) =>
+        {
+            let (a, b) = (a.to_lowercase(), b.to_lowercase());
+            a == b || a.ends_with(&b) || b.ends_with(&a)
+        }
         // Durations may come back in another notation (`PT1M`, `PT60S`, `00:01:00`).
         (Value::String(a), Value::String(b)) if matches!(key, "interval" | "tripDuration") => {
             a == b || seconds(a).is_some_and(|x| Some(x) == seconds(b))
@@ -267,6 +275,18 @@ pub fn policy_line_diff(before: &str, after: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_member_ids_relative_to_the_service_are_the_same_backend() {
+        let full = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/a/backends/foundry1";
+        let desired = json!({ "properties": { "pool": { "services": [ { "id": full } ] } } });
+        let same =
+            json!({ "properties": { "pool": { "services": [ { "id": "/backends/FOUNDRY1" } ] } } });
+        assert_eq!(diff(&desired, &same), vec![]);
+        let other =
+            json!({ "properties": { "pool": { "services": [ { "id": "/backends/foundry2" } ] } } });
+        assert_eq!(diff(&desired, &other).len(), 1);
+    }
     use serde_json::json;
 
     #[test]
@@ -279,6 +299,7 @@ mod tests {
     #[test]
     fn changed_array_element_is_one_field() {
         let desired = json!({ "properties": { "pool": { "services": [ { "id": "/A", "priority": 1, "weight": 50 }, { "id": "/b", "priority": 2, "weight": 50 } ] } } });
+        // (A relative member id is its service's backend: see `pool_member_ids_relative_to_the_service`.)
         let live = json!({ "properties": { "pool": { "services": [ { "id": "/a", "priority": 1, "weight": 50 }, { "id": "/b", "priority": 2, "weight": 30 } ] } } });
         assert_eq!(
             diff(&desired, &live),
