@@ -399,6 +399,36 @@ fn a_policy_gw_does_not_understand_is_kept_verbatim_and_the_yaml_says_why() {
 }
 
 #[test]
+fn an_api_name_from_azure_never_escapes_the_policies_folder() {
+    let az = Azure::deployed("load-balancing");
+    // Azure's answer is input too: an API whose name would walk out of policies/.
+    let policy_id = az.put_id("/apis/inference/policies/policy");
+    let mut body = az.arm.get_resource(&policy_id).unwrap();
+    body["properties"]["value"] = serde_json::json!(
+        "<policies><inbound><base /><rate-limit calls=\"1\" renewal-period=\"60\" /></inbound><backend><forward-request /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>"
+    );
+    az.arm.set_resource(&policy_id, body);
+    let api_id = policy_id.trim_end_matches("/policies/policy").to_string();
+    let mut api = az.arm.get_resource(&api_id).unwrap();
+    api["name"] = serde_json::json!("../../escaped");
+    az.arm.set_resource(&api_id, api);
+
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a/b");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = import(&az, &dir, "lab-load-balancing", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a valid API name"),
+        "{}",
+        run.stderr
+    );
+    assert!(!root.path().join("escaped.xml").exists());
+    assert!(!root.path().join("a/escaped.xml").exists());
+    assert!(!dir.join("policies").exists(), "no policy file was written");
+}
+
+#[test]
 fn import_refuses_to_write_over_a_spec_and_names_the_service_to_pick() {
     let az = Azure::deployed("load-balancing");
     let dir = tempfile::tempdir().unwrap();

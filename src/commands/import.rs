@@ -70,6 +70,7 @@ pub fn run(g: &Global, a: &ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let imported = describe(&estate, &rg_id)?;
     let dir = a.out.parent().unwrap_or(Path::new("")).to_path_buf();
+    check_policy_files(&imported.policies)?;
     fs_err::write(&a.out, &imported.yaml)?;
     for (file, xml) in &imported.policies {
         let path = dir.join(file);
@@ -147,4 +148,46 @@ fn adopt(
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A kept policy's file is named after its API, a name Azure's answer gives: it must stay one
+/// plain file under policies/ (APIM ids are letters, digits and hyphens anyway).
+fn check_policy_files(policies: &[(String, String)]) -> anyhow::Result<()> {
+    for (file, _) in policies {
+        let name = file
+            .strip_prefix("policies/")
+            .and_then(|f| f.strip_suffix(".xml"))
+            .unwrap_or_default();
+        let plain = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !plain {
+            anyhow::bail!(
+                "the live API `{name}` has a name gw will not use as a file name, so its policy cannot be kept beside the spec; nothing was written\nhint: APIM API ids are letters, digits and hyphens; check what the resource group holds"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_policy_files;
+
+    #[test]
+    fn policy_files_stay_plain_names_under_policies() {
+        let ok = vec![("policies/inference-api.xml".to_string(), String::new())];
+        assert!(check_policy_files(&ok).is_ok());
+        for bad in [
+            "policies/../../x.xml",
+            "policies/.hidden.xml",
+            "policies/a/b.xml",
+            "policies/.xml",
+        ] {
+            let files = vec![(bad.to_string(), String::new())];
+            assert!(check_policy_files(&files).is_err(), "{bad}");
+        }
+    }
 }

@@ -28,6 +28,20 @@ impl Yaml {
     }
     /// A comment, one `#` line per line of `text`.
     pub fn comment(&mut self, indent: usize, text: &str) {
+        // Notes quote live values (names, URLs) that Azure's answers shape: a carriage return or
+        // another line break would end the comment and turn the rest into YAML, so every break
+        // starts a new comment line and other control characters are dropped.
+        let text: String = text
+            .chars()
+            .map(|c| {
+                if matches!(c, '\r' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+                    '\n'
+                } else {
+                    c
+                }
+            })
+            .filter(|c| *c == '\n' || !c.is_control())
+            .collect();
         for line in text.lines() {
             let _ = writeln!(self.out, "{:indent$}# {line}", "");
         }
@@ -75,5 +89,24 @@ mod tests {
         assert_eq!(scalar("no"), "\"no\"");
         assert_eq!(scalar("Platform team"), "\"Platform team\"");
         assert_eq!(scalar("a: b # c"), "\"a: b # c\"");
+    }
+}
+
+#[cfg(test)]
+mod comment_tests {
+    use super::Yaml;
+
+    #[test]
+    fn a_line_break_in_a_live_value_cannot_end_a_comment() {
+        let mut y = Yaml::default();
+        y.comment(
+            2,
+            "backend `a\rapim: { name: evil }` and\u{2028}more\u{1b}[31m",
+        );
+        let out = y.finish();
+        for line in out.lines() {
+            assert!(line.trim_start().starts_with('#'), "{out:?}");
+        }
+        assert!(!out.contains('\u{1b}'), "{out:?}");
     }
 }
