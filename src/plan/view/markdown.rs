@@ -43,12 +43,7 @@ fn render_within(plan: &Plan, full_plan: &str, limit: usize) -> String {
         );
         return out;
     }
-    let s = &plan.summary;
-    let _ = writeln!(
-        out,
-        "**Plan: {} to add, {} to change, {} to replace, {} to destroy, {} unchanged.**\n",
-        s.create, s.update, s.replace, s.delete, s.no_op
-    );
+    let _ = writeln!(out, "**{}**\n", super::summary_line(&plan.summary));
     out.push_str("| | address | resource | action |\n|---|---|---|---|\n");
     for c in &changes {
         let _ = writeln!(

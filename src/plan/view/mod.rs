@@ -16,6 +16,19 @@ pub struct Style {
     pub verbose: bool,
 }
 
+/// Terraform's summary line; replacements are named only when there are some.
+pub(crate) fn summary_line(s: &super::Summary) -> String {
+    let replace = if s.replace > 0 {
+        format!("{} to replace, ", s.replace)
+    } else {
+        String::new()
+    };
+    format!(
+        "Plan: {} to add, {} to change, {replace}{} to destroy, {} unchanged.",
+        s.create, s.update, s.delete, s.no_op
+    )
+}
+
 /// A value on one line: documents (policy XML) as their line count, everything else whole.
 pub(crate) fn short(v: &Option<Value>) -> String {
     match v {

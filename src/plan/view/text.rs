@@ -89,17 +89,7 @@ pub fn render(plan: &Plan, style: &Style) -> String {
         );
         return out;
     }
-    let s = &plan.summary;
-    let replace = if s.replace > 0 {
-        format!("{} to replace, ", s.replace)
-    } else {
-        String::new()
-    };
-    let _ = writeln!(
-        out,
-        "\nPlan: {} to add, {} to change, {replace}{} to destroy, {} unchanged.",
-        s.create, s.update, s.delete, s.no_op
-    );
+    let _ = writeln!(out, "\n{}", super::summary_line(&plan.summary));
     out
 }
 
