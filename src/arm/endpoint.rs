@@ -115,7 +115,7 @@ pub fn parse_endpoint(value: &str) -> Result<Url, ConfigError> {
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).to_canonical().is_loopback(),
         Some(url::Host::Domain(d)) => {
             let port = url.port_or_known_default().unwrap_or(80);
             (d, port)
@@ -130,7 +130,7 @@ pub fn is_loopback(url: &Url) -> bool {
 fn all_loopback(addrs: impl IntoIterator<Item = IpAddr>) -> bool {
     let mut any = false;
     for ip in addrs {
-        if !ip.is_loopback() {
+        if !ip.to_canonical().is_loopback() {
             return false;
         }
         any = true;

@@ -113,14 +113,9 @@ impl Probe {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(VerifyError::BadUrl(target.url.clone()));
         }
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        };
         let mut b = reqwest::Client::builder().timeout(Duration::from_secs(120));
-        if loopback {
+        // The same test as for ARM: a local gateway is not reached through a proxy.
+        if crate::arm::endpoint::is_loopback(&url) {
             b = b.no_proxy();
         }
         Ok(Probe {
