@@ -108,14 +108,8 @@ pub fn is_transient(status: u16, code: Option<&str>, message: Option<&str>) -> b
     match status {
         408 | 429 | 500 | 502 | 503 | 504 => true,
         409 => {
-            matches!(
-                code,
-                Some(
-                    "RequestConflict"
-                        | "AnotherOperationInProgress"
-                        | "PessimisticConcurrencyConflict"
-                )
-            ) || is_api_lock(code, message)
+            matches!(code, Some("RequestConflict" | "AnotherOperationInProgress"))
+                || is_api_lock(code, message)
         }
         400 => matches!(
             code,
@@ -125,9 +119,10 @@ pub fn is_transient(status: u16, code: Option<&str>, message: Option<&str>) -> b
     }
 }
 
-/// APIM's per-API lock under its other spelling: code `Conflict` with this message (apiops
-/// retries exactly this pair; a plain `Conflict` is otherwise a real conflict).
-pub fn is_api_lock(code: Option<&str>, message: Option<&str>) -> bool {
+/// APIM's per-API lock, under either spelling: `PessimisticConcurrencyConflict`, or `Conflict`
+/// with this message (apiops retries exactly this pair; a plain `Conflict` is otherwise a real
+/// conflict).
+fn is_api_lock(code: Option<&str>, message: Option<&str>) -> bool {
     code == Some("PessimisticConcurrencyConflict")
         || (code == Some("Conflict")
             && message.is_some_and(|m| m.contains("Operation on the API is in progress")))

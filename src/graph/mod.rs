@@ -15,7 +15,7 @@ mod kind;
 mod observability;
 pub mod refs;
 
-pub use crate::model::surface::{Operation, apim_path};
+pub use crate::model::surface::apim_path;
 pub use build::{build, role_assignment_name};
 pub use kind::Kind;
 pub use observability::{DIAGNOSTIC_SETTING, MONITORING_METRICS_PUBLISHER};
