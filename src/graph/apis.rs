@@ -29,11 +29,11 @@ pub(super) fn build(b: &mut Builder, model: &Model, ids: &Ids) {
                 "subscriptionRequired": api.subscription_required,
                 "subscriptionKeyParameterNames": { "header": "api-key", "query": "api-key" },
                 "format": "openapi+json",
-                "value": openapi_document(&api.name, &description, &ops).to_string(),
+                "value": openapi_document(&api.name, &description, ops).to_string(),
             }}),
             vec!["apim".into()],
         );
-        for op in &ops {
+        for op in ops {
             let params: Vec<Value> = template_params(op.url)
                 .map(|p| json!({ "name": p, "type": "string", "required": true }))
                 .collect();

@@ -320,11 +320,15 @@ const AZURE_AI: &[Operation] = &[
 ];
 
 /// Every operation an API of type `t` declares, in a stable order.
-pub fn operations(t: &ApiType) -> Vec<Operation> {
+/// A slice of the static table: serve matches every request against it, so nothing is built
+/// per call.
+pub fn operations(t: &ApiType) -> &'static [Operation] {
+    static AZURE_OPENAI_ALL: std::sync::LazyLock<Vec<Operation>> =
+        std::sync::LazyLock::new(|| AZURE_OPENAI.iter().chain(V1).copied().collect());
     match t {
-        ApiType::AzureOpenAi => AZURE_OPENAI.iter().chain(V1).copied().collect(),
-        ApiType::AzureAi => AZURE_AI.to_vec(),
-        ApiType::OpenAi => V1.to_vec(),
+        ApiType::AzureOpenAi => &AZURE_OPENAI_ALL,
+        ApiType::AzureAi => AZURE_AI,
+        ApiType::OpenAi => V1,
     }
 }
 
@@ -366,9 +370,9 @@ pub fn match_foundry_path(method: &str, path: &str) -> Option<(Operation, Vec<(S
         let Some(rest) = path.strip_prefix(t.foundry_path()) else {
             continue;
         };
-        for op in operations(&t).into_iter().filter(|o| o.method == method) {
+        for op in operations(&t).iter().filter(|o| o.method == method) {
             if let Some(params) = match_template(op.url, rest) {
-                return Some((op, params));
+                return Some((*op, params));
             }
         }
     }
@@ -380,23 +384,26 @@ pub fn match_template(template: &str, rest: &str) -> Option<Vec<(String, String)
     if !rest.starts_with('/') {
         return None;
     }
-    let want: Vec<&str> = template.trim_matches('/').split('/').collect();
-    let got: Vec<&str> = rest[1..].split('/').collect();
-    if want.len() != got.len() {
-        return None;
-    }
+    // Segment by segment, without collecting: serve runs this for every request.
+    let mut want = template.trim_matches('/').split('/');
+    let mut got = rest[1..].split('/');
     let mut params = Vec::new();
-    for (w, g) in want.iter().zip(&got) {
-        if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-            if g.is_empty() {
-                return None;
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) => {
+                if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                    if g.is_empty() {
+                        return None;
+                    }
+                    params.push((name.to_string(), g.to_string()));
+                } else if w != g {
+                    return None;
+                }
             }
-            params.push((name.to_string(), g.to_string()));
-        } else if w != g {
-            return None;
+            _ => return None,
         }
     }
-    Some(params)
 }
 
 #[cfg(test)]
@@ -416,7 +423,7 @@ mod tests {
             keys.dedup();
             assert_eq!(keys.len(), ops.len(), "{t:?}");
             // The deployment id is routed on only where the URL has one.
-            for o in &ops {
+            for o in ops {
                 assert_eq!(
                     o.model == ModelIn::Path,
                     o.url.contains("{deployment-id}"),
