@@ -200,12 +200,37 @@ fn an_account_that_reports_failed_but_heals_is_not_written_again() {
     body["properties"]["provisioningState"] = serde_json::json!("Failed");
     az.arm.set_resource(&account, body);
     az.arm.clear_journal();
-    let run = gw_on(&az, &spec, &["apply", "--auto-approve"]);
+    // Without pre-flight, whose account list is a read too, the plan's read is the first
+    // after the failure (Failed) and apply's look the second (Succeeded).
+    let run = gw_on(&az, &spec, &["apply", "--auto-approve", "--skip-preflight"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("healed"),
+        "the heal path ran: {}",
+        run.stderr
+    );
     assert!(
         !az.writes().iter().any(|w| w.ends_with(&account)),
         "{:#?}",
         az.writes()
+    );
+
+    // Healing does not excuse a field that also drifted: that account is written.
+    let mut body = az.arm.get_resource(&account).unwrap();
+    body["properties"]["provisioningState"] = serde_json::json!("Failed");
+    body["properties"]["disableLocalAuth"] = serde_json::json!(false);
+    az.arm.set_resource(&account, body);
+    az.arm.clear_journal();
+    let run = gw_on(&az, &spec, &["apply", "--auto-approve", "--skip-preflight"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        az.writes().contains(&format!("PUT {account}")),
+        "{:#?}",
+        az.writes()
+    );
+    assert_eq!(
+        az.arm.get_resource(&account).unwrap()["properties"]["disableLocalAuth"],
+        true
     );
 }
 

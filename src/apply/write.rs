@@ -58,9 +58,10 @@ pub(super) async fn write(
         return Err(e);
     }
     let api = r.api_version();
-    if is_repair(c) && r.kind == Kind::Account {
+    if is_repair(c) && r.kind == Kind::Account && c.diff.is_empty() {
         // An account reported Failed may turn Succeeded on its own (azure-behaviours §3):
         // look once more before writing it again.
+        // (With fields to change too, it is written anyway.)
         if let Some(now) = client.get(&r.id, api).await?
             && crate::plan::compute::failed_state(&now.body).is_none()
         {
