@@ -39,24 +39,6 @@ fn converges(az: &Azure, spec: &Path, what: &str) {
     );
 }
 
-/// Ids of the stored resources whose provisioningState is not Succeeded.
-fn not_succeeded(az: &Azure, rg: &str) -> Vec<String> {
-    az.arm
-        .list_ids(&az.rg_id(rg))
-        .into_iter()
-        .filter(|id| {
-            az.arm
-                .get_resource(id)
-                .and_then(|b| {
-                    b.pointer("/properties/provisioningState")
-                        .and_then(|s| s.as_str())
-                        .map(str::to_string)
-                })
-                .is_some_and(|s| s != "Succeeded")
-        })
-        .collect()
-}
-
 #[test]
 fn with_the_api_lock_on_every_example_and_a_big_estate_apply_in_one_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +77,7 @@ fn failed_resources_are_planned_as_repairs_and_repaired() {
     az.arm.set_lro_failure_every(Some(4));
     let first = gw_on(&az, &spec, &["apply", "--auto-approve"]);
     assert_eq!(first.code, 1, "{}", first.stderr);
-    let failed = not_succeeded(&az, "lab-model-routing");
+    let failed = az.not_succeeded("lab-model-routing");
     assert!(!failed.is_empty(), "the fault run left something Failed");
     az.arm.set_lro_failure_every(None);
 
@@ -149,10 +131,7 @@ fn failed_resources_are_planned_as_repairs_and_repaired() {
         }
         assert!(applies < 2, "two applies did not converge:\n{}", run.stderr);
     }
-    assert_eq!(
-        not_succeeded(&az, "lab-model-routing"),
-        Vec::<String>::new()
-    );
+    assert_eq!(az.not_succeeded("lab-model-routing"), Vec::<String>::new());
     converges(&az, &spec, "after repair");
 }
 

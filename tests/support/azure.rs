@@ -69,6 +69,24 @@ impl Azure {
             .run()
     }
 
+    /// Ids of the stored resources of group `rg` whose provisioningState is not Succeeded.
+    pub fn not_succeeded(&self, rg: &str) -> Vec<String> {
+        self.arm
+            .list_ids(&self.rg_id(rg))
+            .into_iter()
+            .filter(|id| {
+                self.arm
+                    .get_resource(id)
+                    .and_then(|b| {
+                        b.pointer("/properties/provisioningState")
+                            .and_then(|s| s.as_str())
+                            .map(str::to_string)
+                    })
+                    .is_some_and(|s| s != "Succeeded")
+            })
+            .collect()
+    }
+
     /// Writes (PUT, PATCH, DELETE) in the journal; POST actions such as listSecrets read.
     pub fn writes(&self) -> Vec<String> {
         self.arm
