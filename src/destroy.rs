@@ -186,19 +186,15 @@ pub fn plan(
 }
 
 fn outcome(t: &Target, result: Result<(), crate::arm::ArmError>, start: Instant) -> Outcome {
+    let status = if result.is_ok() {
+        Status::Deleted
+    } else {
+        Status::Failed
+    };
     Outcome {
-        address: t.address.clone(),
-        id: t.id.clone(),
-        action: Action::Delete,
-        status: if result.is_ok() {
-            Status::Deleted
-        } else {
-            Status::Failed
-        },
         error: result.as_ref().err().map(Failure::from),
-        skipped_because: None,
-        note: None,
         seconds: start.elapsed().as_secs_f64(),
+        ..Outcome::new(&t.address, &t.id, Action::Delete, status)
     }
 }
 

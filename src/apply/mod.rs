@@ -97,6 +97,23 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+impl Outcome {
+    /// What happened to one resource; the optional parts (error, why skipped, a note, how
+    /// long) are added by the caller where they apply.
+    pub fn new(address: &str, id: &str, action: Action, status: Status) -> Self {
+        Outcome {
+            address: address.to_string(),
+            id: id.to_string(),
+            action,
+            status,
+            error: None,
+            skipped_because: None,
+            note: None,
+            seconds: 0.0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Applied {
     pub outcomes: Vec<Outcome>,
@@ -192,14 +209,8 @@ pub async fn apply(
                 ok: false,
             });
             outcomes.push(Outcome {
-                address: address.clone(),
-                id: c.id.clone(),
-                action: c.action,
-                status: Status::Failed,
                 error: Some(Failure::from(&e)),
-                skipped_because: None,
-                note: None,
-                seconds: 0.0,
+                ..Outcome::new(&address, &c.id, c.action, Status::Failed)
             });
         }
         if let Some(st) = state.get_mut(address.as_str()) {
@@ -228,14 +239,8 @@ pub async fn apply(
                         because: because.clone(),
                     });
                     outcomes.push(Outcome {
-                        address: r.address.clone(),
-                        id: r.id.clone(),
-                        action: c.action,
-                        status: Status::Skipped,
-                        error: None,
                         skipped_because: Some(because),
-                        note: None,
-                        seconds: 0.0,
+                        ..Outcome::new(&r.address, &r.id, c.action, Status::Skipped)
                     });
                     state.insert(&r.address, State::Skipped);
                     changed = true;
@@ -246,19 +251,14 @@ pub async fn apply(
                     && let Some(by) = &r.written_by
                 {
                     // Written by its parent's write, which has just succeeded.
+                    let status = if c.action == Action::Create {
+                        Status::Created
+                    } else {
+                        Status::Updated
+                    };
                     outcomes.push(Outcome {
-                        address: r.address.clone(),
-                        id: r.id.clone(),
-                        action: c.action,
-                        status: if c.action == Action::Create {
-                            Status::Created
-                        } else {
-                            Status::Updated
-                        },
-                        error: None,
-                        skipped_because: None,
                         note: Some(format!("written by {by}")),
-                        seconds: 0.0,
+                        ..Outcome::new(&r.address, &r.id, c.action, status)
                     });
                     state.insert(&r.address, State::Done);
                     changed = true;
@@ -314,14 +314,10 @@ pub async fn apply(
             ok: error.is_none(),
         });
         outcomes.push(Outcome {
-            address: r.address.clone(),
-            id: r.id.clone(),
-            action: c.action,
-            status,
             error,
-            skipped_because: None,
             note,
             seconds: elapsed.as_secs_f64(),
+            ..Outcome::new(&r.address, &r.id, c.action, status)
         });
     }
     // Deletes last, in the plan's order (children first), after the updates that stop
@@ -348,14 +344,9 @@ pub async fn apply(
             Err(e) => (Status::Failed, Some(Failure::from(e))),
         };
         outcomes.push(Outcome {
-            address: c.address.clone(),
-            id: c.id.clone(),
-            action: Action::Delete,
-            status,
             error,
-            skipped_because: None,
-            note: None,
             seconds: elapsed.as_secs_f64(),
+            ..Outcome::new(&c.address, &c.id, Action::Delete, status)
         });
     }
     Applied { outcomes, live }
