@@ -23,11 +23,7 @@ pub(super) async fn refresh_etags(
         .collect();
     let reads = wanted.iter().map(|c| {
         let api = c.kind.map(Kind::api_version).unwrap_or("2024-05-01");
-        let query: &[(&str, &str)] = if c.kind == Some(Kind::Policy) {
-            &[("format", "rawxml")]
-        } else {
-            &[]
-        };
+        let query = c.kind.map(Kind::read_query).unwrap_or_default();
         client.get_with_query(&c.id, api, query)
     });
     let answers = futures::future::join_all(reads).await;

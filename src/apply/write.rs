@@ -179,7 +179,7 @@ async fn put_or_patch(
     }
     match r.kind {
         Kind::Policy => Ok(client
-            .put_with_read_query(&r.id, api, &body, if_match, &[("format", "rawxml")])
+            .put_with_read_query(&r.id, api, &body, if_match, r.kind.read_query())
             .await?
             .into()),
         Kind::RoleAssignment => {

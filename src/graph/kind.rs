@@ -88,6 +88,15 @@ impl Kind {
         }
     }
 
+    /// Query parameters every read of this kind needs: APIM answers a policy with its XML
+    /// re-escaped unless asked for `format=rawxml`.
+    pub fn read_query(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Kind::Policy => &[("format", "rawxml")],
+            _ => &[],
+        }
+    }
+
     /// Fields a write sends that no read returns: never compared. An API's OpenAPI import
     /// (`format`, `value`) is compared through the operations it creates.
     pub fn write_only_fields(self) -> &'static [&'static str] {

@@ -197,10 +197,9 @@ pub async fn read(
             });
         }
         for pol in by_kind(Kind::Policy) {
-            // Without format=rawxml APIM answers with the XML re-escaped.
             round2.push(Read::Get {
                 r: pol,
-                query: &[("format", "rawxml")],
+                query: Kind::Policy.read_query(),
             });
         }
     }
@@ -506,11 +505,14 @@ pub async fn read_estate(
     let (deployments, children) = futures::join!(deployments, children);
     estate.deployments = deployments.into_iter().collect::<Result<_, _>>()?;
     (estate.backends, estate.apis, estate.subscriptions) = children?;
-    // Without format=rawxml APIM answers with the XML re-escaped.
     let policies = join_all(estate.apis.iter().filter_map(id_of).map(|id| async move {
         let policy = format!("{id}/policies/policy");
         let live = client
-            .get_with_query(&policy, Kind::Policy.api_version(), &[("format", "rawxml")])
+            .get_with_query(
+                &policy,
+                Kind::Policy.api_version(),
+                Kind::Policy.read_query(),
+            )
             .await?;
         Ok::<_, ArmError>(live.and_then(|l| {
             l.body
