@@ -154,8 +154,15 @@ const LABS: &[(&str, Lab)] = &[
     ),
 ];
 
-/// PUTs through the emulator's HTTP API, as the Bicep deployment would, and waits for each.
-async fn put(http: &reqwest::Client, az: &Azure, id: &str, api: &str, body: &serde_json::Value) {
+/// PUTs through the emulator's HTTP API, as the Bicep deployment would, waits for each, and
+/// returns what it reads once it is done.
+async fn put(
+    http: &reqwest::Client,
+    az: &Azure,
+    id: &str,
+    api: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
     use crate::support::fake_az::FAKE_TOKEN;
     let url = format!("{}{id}?api-version={api}", az.arm.url());
     let resp = http
@@ -184,7 +191,7 @@ async fn put(http: &reqwest::Client, az: &Azure, id: &str, api: &str, body: &ser
             .pointer("/properties/provisioningState")
             .and_then(|s| s.as_str());
         if matches!(state, None | Some("Succeeded")) {
-            return;
+            return got;
         }
     }
     panic!("{id} never finished");
@@ -198,12 +205,13 @@ fn build_lab(az: &Azure, lab: &Lab) {
     let http = reqwest::Client::new();
     rt.block_on(async {
         put(&http, az, &rg, "2025-04-01", &json!({ "location": lab.location })).await;
-        put(&http, az, &apim, "2024-05-01", &json!({
+        let service = put(&http, az, &apim, "2024-05-01", &json!({
             "location": lab.location,
             "sku": { "name": "BasicV2", "capacity": 1 },
             "identity": { "type": "SystemAssigned" },
             "properties": { "publisherEmail": "noreply@microsoft.com", "publisherName": "Microsoft" }
         })).await;
+        let principal = service["identity"]["principalId"].as_str().unwrap().to_string();
         for (name, region, model, version) in lab.accounts {
             let account = format!("{name}-{SUFFIX}");
             let id = format!("{rg}/providers/Microsoft.CognitiveServices/accounts/{account}");
@@ -211,6 +219,17 @@ fn build_lab(az: &Azure, lab: &Lab) {
                 "location": region, "kind": "AIServices", "sku": { "name": "S0" },
                 "identity": { "type": "SystemAssigned" },
                 "properties": { "customSubDomainName": account, "publicNetworkAccess": "Enabled", "disableLocalAuth": false }
+            })).await;
+            // The lab's foundry module grants APIM's identity Cognitive Services User on each
+            // account, named guid(subscription().id, resourceGroup().id, config.name, role):
+            // the same grant gw makes, under another name.
+            let role = format!(
+                "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/a97b65f3-24c7-4388-baec-2e87135dc908",
+                crate::support::fake_az::FAKE_SUBSCRIPTION
+            );
+            let guid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("{rg}/{name}/{role}").as_bytes());
+            put(&http, az, &format!("{id}/providers/Microsoft.Authorization/roleAssignments/{guid}"), "2022-04-01", &json!({
+                "properties": { "roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal" }
             })).await;
             put(&http, az, &format!("{id}/deployments/{model}"), "2025-06-01", &json!({
                 "sku": { "name": "Standard", "capacity": 20 },

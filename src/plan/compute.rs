@@ -91,7 +91,14 @@ pub fn desired_body(graph: &Graph, live: &LiveState, r: &Resource) -> Value {
             }
             tags.insert(k, v);
         }
-        body["tags"] = Value::Object(tags);
+        // No tags live and none to add: absent and empty are the same, so say nothing.
+        if tags.is_empty() && lb.get("tags").is_none() {
+            if let Some(b) = body.as_object_mut() {
+                b.remove("tags");
+            }
+        } else {
+            body["tags"] = Value::Object(tags);
+        }
     }
     if let Some(lb) = live_body {
         keep_live_labels(r.kind, &mut body, lb);
@@ -438,6 +445,23 @@ mod tests {
         });
         let c = compute(&g, &live, Options::default());
         assert_eq!(c.iter().filter(|c| c.action != Action::NoOp).count(), 1);
+    }
+
+    #[test]
+    fn a_group_gw_did_not_create_and_that_has_no_tags_is_left_as_it_is() {
+        let g = graph();
+        let mut live = live_as_spec(&g);
+        let rg = g.get("resource_group").unwrap();
+        let mut body = live.get(&rg.id).unwrap().body.clone();
+        body.as_object_mut().unwrap().remove("tags");
+        live.insert(LiveResource {
+            id: rg.id.clone(),
+            body,
+            etag: None,
+        });
+        let c = compute(&g, &live, Options::default());
+        let changed: Vec<_> = c.iter().filter(|c| c.action != Action::NoOp).collect();
+        assert!(changed.is_empty(), "{changed:#?}");
     }
 
     #[test]
