@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod api_types;
 mod collisions;
+mod operations;
 mod security;
 mod streaming;
 mod surface;

@@ -96,6 +96,8 @@ pub struct Api {
     pub retry: (u32, Vec<u16>),
     pub subscription_required: bool,
     pub policy: Option<String>,
+    /// The live operations, when they are not gw's for the type.
+    pub operations: Vec<super::operations::Op>,
     pub notes: Vec<String>,
 }
 
@@ -289,8 +291,9 @@ impl View {
             .apis
             .iter()
             .zip(&e.policies)
-            .map(|(a, p)| {
-                api(
+            .zip(&e.operations)
+            .map(|((a, p), ops)| {
+                let mut out = api(
                     a,
                     p.as_deref(),
                     &target,
@@ -298,7 +301,9 @@ impl View {
                     &models,
                     &pools,
                     &backend_foundry,
-                )
+                );
+                keep_operations(&mut out, ops);
+                out
             })
             .collect();
 
@@ -569,25 +574,9 @@ fn api(
             .and_then(Value::as_bool)
             .unwrap_or(true),
         policy: policy.map(str::to_string),
+        operations: Vec::new(),
         notes,
     };
-    if !s(a, "/properties/description").starts_with(OWNER_DESCRIPTION) {
-        use crate::model::ApiType;
-        let ops = [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
-            .iter()
-            .find(|t| t.as_str() == api_type)
-            .map(|t| {
-                crate::model::surface::operations(t)
-                    .iter()
-                    .map(|o| o.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        out.notes.push(format!(
-            "gw declares the operations of an {api_type} API itself ({ops}): the first apply imports them in place of the API's current ones."
-        ));
-    }
     let Some(r) = policy.and_then(recognise) else {
         out.notes
             .push("It has no policy gw can read: requests go to the first backend below.".into());
@@ -644,6 +633,39 @@ fn api(
             .or_else(|| backend_foundry.values().next().cloned());
     }
     out
+}
+
+/// The API's live operations in the spec: none when they are gw's for its type, else the
+/// list, else a note why the first apply replaces them.
+fn keep_operations(out: &mut Api, live: &[Value]) {
+    use super::operations::{Kept, kept};
+    use crate::model::ApiType;
+    let api_type = out.api_type.clone();
+    let t = [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
+        .into_iter()
+        .find(|t| t.as_str() == api_type)
+        .unwrap_or(ApiType::AzureOpenAi);
+    let table = || {
+        crate::model::surface::operations(&t)
+            .iter()
+            .map(|o| o.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match kept(&t, live) {
+        Kept::Gws => {}
+        Kept::Listed(ops) => {
+            out.operations = ops;
+            out.notes.push(format!(
+                "Its operations are kept as they are live (`operations:`). Remove `operations:` to let gw declare the whole {api_type} surface ({}): the Responses API and the v1 API need them.",
+                table()
+            ));
+        }
+        Kept::Replaced(why) => out.notes.push(format!(
+            "Its operations cannot be kept: {why}. gw declares the operations of an {api_type} API itself ({}): the first apply imports them in place of the API's current ones.",
+            table()
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! verbatim in a file the spec points to, so nothing is lost.
 
 mod estate;
+mod operations;
 mod policy;
 mod yaml;
 
@@ -281,6 +282,17 @@ fn write_api(y: &mut Yaml, api: &Api, keep_policy: bool, root_rewrite: bool) {
     }
     if !api.subscription_required {
         y.raw(4, "subscription_required", false);
+    }
+    if !api.operations.is_empty() {
+        y.open(4, "operations");
+        for op in &api.operations {
+            y.item(6, "name", &op.name);
+            y.field(8, "method", &op.method);
+            y.field(8, "url", &op.url);
+            if op.display != op.name {
+                y.field(8, "display_name", &op.display);
+            }
+        }
     }
     if keep_policy {
         y.field(4, "policy", &policy_file(&api.name));

@@ -182,6 +182,13 @@ pub(super) fn apis(
                 Retry { count, on }
             }
         };
+        let declared_operations = super::operations::declared(
+            d,
+            &path,
+            api.operations.as_ref(),
+            &api_type,
+            api.policy.is_none(),
+        );
         apis.push(Api {
             name: key.value.clone(),
             path: api.path.value.clone(),
@@ -194,6 +201,7 @@ pub(super) fn apis(
                 loc: p.loc,
                 xml: String::new(),
             }),
+            declared_operations,
             // Set by `observability::tokens`, which reads them from the same spec.
             token_limit: None,
             token_metrics: None,

@@ -14,6 +14,7 @@ mod foundries;
 pub mod names;
 mod namespaces;
 mod observability;
+pub mod operations;
 mod pools;
 pub mod regions;
 mod routing;
@@ -28,6 +29,7 @@ pub use failover::default_breaker;
 pub use pools::MAX_POOL_MEMBERS;
 pub use routing::derived_pool_name;
 pub use scope::{Context, PLACEHOLDER_SUBSCRIPTION, auto_suffix};
+pub use text::holdable;
 pub use types::*;
 
 use crate::diag::{Diagnostic, Source};

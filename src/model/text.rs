@@ -12,6 +12,12 @@
 use super::diags::Diags;
 use crate::spec::{Loc, NamedMap, Sp, Spec};
 
+/// Whether a spec value may hold `s`, by the rules above (tag names aside): what `gw import`
+/// asks before it writes a live value into a spec.
+pub fn holdable(s: &str) -> bool {
+    !s.chars().any(unsafe_char) && !s.contains("{{") && !s.contains("}}")
+}
+
 /// Checks every string in the spec; each problem is reported at its value.
 pub(super) fn check(spec: &Spec, d: &mut Diags) {
     let mut c = Checker { d };
@@ -93,6 +99,13 @@ pub(super) fn check(spec: &Spec, d: &mut Diags) {
         for (i, p) in api.deny.iter().enumerate() {
             c.sp(p, &format!("{path}.deny[{i}]"));
         }
+        for (i, op) in api.operations.iter().flat_map(|o| o.iter()).enumerate() {
+            let at = format!("{path}.operations[{i}]");
+            c.sp(&op.name, &format!("{at}.name"));
+            c.sp(&op.method, &format!("{at}.method"));
+            c.sp(&op.url, &format!("{at}.url"));
+            c.opt(&op.display_name, &format!("{at}.display_name"));
+        }
     }
 }
 
@@ -171,7 +184,8 @@ impl Checker<'_> {
 }
 
 /// Control characters, Unicode line/paragraph separators and bidirectional formatting.
-fn unsafe_char(c: char) -> bool {
+/// Whether no spec value may hold `c` (the first rule above).
+pub fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

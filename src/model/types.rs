@@ -181,8 +181,56 @@ pub struct Api {
     pub subscription_required: bool,
     /// A policy used verbatim instead of the generated one (`policy:` in the spec).
     pub custom_policy: Option<CustomPolicy>,
+    /// The spec's own operations (`operations:`), in place of the type's surface table.
+    pub declared_operations: Option<Vec<ApiOperation>>,
     pub token_limit: Option<TokenLimit>,
     pub token_metrics: Option<TokenMetrics>,
+}
+
+/// An operation APIM imports for an API: one of the surface table's for its type, or one
+/// the spec declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiOperation {
+    /// APIM's operation name (`context.Operation.Id`).
+    pub name: String,
+    pub display: String,
+    /// Upper case.
+    pub method: String,
+    /// The URL template after the API's path.
+    pub url: String,
+}
+
+impl Api {
+    /// The operations APIM imports for this API: the spec's, else the type's whole surface.
+    pub fn operations(&self) -> Vec<ApiOperation> {
+        match &self.declared_operations {
+            Some(ops) => ops.clone(),
+            None => super::surface::operations(&self.api_type)
+                .iter()
+                .map(|o| ApiOperation {
+                    name: o.name.into(),
+                    display: o.display.into(),
+                    method: o.method.into(),
+                    url: o.url.into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The name APIM gives the operation that serves the table's `op` on this API: its own
+    /// when gw declares the operations, else the declared one with the same method and
+    /// template (parameter names aside), if any.
+    pub fn operation_name_for(&self, op: &super::surface::Operation) -> Option<String> {
+        let Some(ops) = &self.declared_operations else {
+            return Some(op.name.to_string());
+        };
+        ops.iter()
+            .find(|d| {
+                d.method.eq_ignore_ascii_case(op.method)
+                    && super::operations::same_route(&d.url, op.url)
+            })
+            .map(|d| d.name.clone())
+    }
 }
 
 /// A policy file the spec names: its path as written and, once `model::load` has read it

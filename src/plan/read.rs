@@ -450,6 +450,8 @@ pub struct Estate {
     pub apis: Vec<Value>,
     /// Each API's policy XML (None: the API has none), in the order of `apis`.
     pub policies: Vec<Option<String>>,
+    /// Each API's operations, in the order of `apis`.
+    pub operations: Vec<Vec<Value>>,
     pub subscriptions: Vec<Value>,
 }
 
@@ -505,6 +507,13 @@ pub async fn read_estate(
     let (deployments, children) = futures::join!(deployments, children);
     estate.deployments = deployments.into_iter().collect::<Result<_, _>>()?;
     (estate.backends, estate.apis, estate.subscriptions) = children?;
+    let operations = join_all(
+        estate
+            .apis
+            .iter()
+            .filter_map(id_of)
+            .map(|id| list(format!("{id}/operations"), Kind::Operation.api_version())),
+    );
     let policies = join_all(estate.apis.iter().filter_map(id_of).map(|id| async move {
         let policy = format!("{id}/policies/policy");
         let live = client
@@ -520,8 +529,9 @@ pub async fn read_estate(
                 .and_then(Value::as_str)
                 .map(str::to_string)
         }))
-    }))
-    .await;
+    }));
+    let (operations, policies) = futures::join!(operations, policies);
+    estate.operations = operations.into_iter().collect::<Result<_, _>>()?;
     estate.policies = policies.into_iter().collect::<Result<_, _>>()?;
     Ok(estate)
 }

@@ -58,10 +58,12 @@ struct NoModelRouting {
 }
 
 fn no_model_routing(model: &Model, api: &Api) -> NoModelRouting {
+    // By the name APIM gives each such operation on this API (the spec may declare its own).
     let ops: Vec<String> = operations(&api.api_type)
         .iter()
         .filter(|o| o.model == ModelIn::None)
-        .map(|o| format!("context.Operation.Id == {}", cs_string(o.name)))
+        .filter_map(|o| api.operation_name_for(o))
+        .map(|name| format!("context.Operation.Id == {}", cs_string(&name)))
         .collect();
     let ops = if ops.is_empty() {
         "false".to_string()

@@ -53,6 +53,14 @@ pub fn match_request(
                 continue;
             }
             if let Some(params) = match_template(op.url, rest) {
+                // An API that declares its own operations answers only those (APIM: 404).
+                if let Some(declared) = &api.declared_operations
+                    && !declared.iter().any(|d| {
+                        d.method == method.as_str() && match_template(&d.url, rest).is_some()
+                    })
+                {
+                    continue;
+                }
                 let deployment_id = params
                     .into_iter()
                     .find(|(k, _)| k == "deployment-id")

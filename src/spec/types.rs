@@ -196,12 +196,31 @@ pub struct ApiSpec {
     /// which backends and pools exist.
     #[serde(default)]
     pub policy: Option<Sp<String>>,
+    /// The operations APIM imports for this API, in place of the ones gw declares for its
+    /// type (the whole inference surface): an estate `gw import` adopted keeps its own.
+    #[serde(default)]
+    pub operations: Option<Sp<Vec<OperationSpec>>>,
     /// Tokens per minute and/or a token quota per caller (`llm-token-limit`). Not on Consumption.
     #[serde(default)]
     pub token_limit: Option<Sp<TokenLimitSpec>>,
     /// Token counts as Application Insights metrics (`llm-emit-token-metric`).
     #[serde(default)]
     pub token_metrics: Option<Sp<TokenMetricsSpec>>,
+}
+
+/// One operation of an API: APIM answers only requests that match one (404 otherwise).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct OperationSpec {
+    /// APIM's operation name (`context.Operation.Id`), unique in the API.
+    pub name: Req<String>,
+    /// GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or TRACE.
+    pub method: Req<String>,
+    /// The URL template after the API's path: `/deployments/{deployment-id}/chat/completions`.
+    pub url: Req<String>,
+    /// Shown in the portal; default the name.
+    #[serde(default)]
+    pub display_name: Option<Sp<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
