@@ -348,6 +348,19 @@ fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
             .args([dir.path().join("gw.yaml"), saved])
             .run();
         assert_eq!(apply.code, 0, "{name}: {}\n{}", apply.stdout, apply.stderr);
+        // The API's own properties changed, its operations did not: it is written without an
+        // import, which would replace the lab's operations (and their request schemas).
+        let api_put = az
+            .arm
+            .journal()
+            .into_iter()
+            .rfind(|e| e.method == "PUT" && e.path().ends_with("/apis/inference-api"))
+            .unwrap();
+        let props = &api_put.request_body.as_ref().unwrap()["properties"];
+        assert!(
+            props.get("value").is_none() && props.get("format").is_none(),
+            "{name}: {props}"
+        );
         let p = plan(&az, dir.path());
         assert_eq!(p.code, 0, "{name}: {}\n{}", p.stdout, p.stderr);
         // And a fresh import now finds nothing that is not gw's.

@@ -146,6 +146,41 @@ fn verb(c: &Change) -> &'static str {
     }
 }
 
+/// Whether writing `r` must carry its OpenAPI import: it is created, or some operation it
+/// writes is created or changed. An import replaces every operation of the API with the
+/// document's (and drops what the document does not carry, such as an adopted API's request
+/// schemas), so an API whose operations are as the plan wants them is written without one.
+fn reimports(
+    graph: &Graph,
+    changes: &BTreeMap<&str, &Change>,
+    r: &crate::graph::Resource,
+    live: &LiveState,
+) -> bool {
+    if r.kind != Kind::Api || live.get(&r.id).is_none() {
+        return true;
+    }
+    graph
+        .resources
+        .iter()
+        .filter(|w| w.written_by.as_deref() == Some(r.address.as_str()))
+        .any(|w| {
+            changes
+                .get(w.address.as_str())
+                .is_some_and(|c| c.action.writes())
+        })
+}
+
+/// The API's body without its import: the API's own properties only.
+fn without_import(body: &mut serde_json::Value) {
+    if let Some(props) = body
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        props.remove("format");
+        props.remove("value");
+    }
+}
+
 pub(crate) fn is_repair(c: &Change) -> bool {
     c.reason
         .as_deref()
@@ -267,7 +302,10 @@ pub async fn apply(
                     .iter()
                     .all(|d| state.get(d.as_str()).is_none_or(|s| *s == State::Done))
                 {
-                    let body = desired_body(graph, &live, r);
+                    let mut body = desired_body(graph, &live, r);
+                    if !reimports(graph, &changes, r, &live) {
+                        without_import(&mut body);
+                    }
                     let etag = live.get(&r.id).and_then(|l| l.etag.clone());
                     state.insert(&r.address, State::InFlight);
                     running.push(run_one(client, r, c, body, etag, reporter, opts));
