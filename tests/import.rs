@@ -294,19 +294,11 @@ fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
             "{name}:\n{yaml}"
         );
         let kept = std::fs::read_to_string(dir.path().join("policies/inference-api.xml")).unwrap();
-        // Kept verbatim but for one line: the lab's backends end in /openai, gw's point at the
-        // account root, so the kept policy forwards to /openai itself.
-        let line = r#"<rewrite-uri template="@("/openai" + context.Operation.UrlTemplate)" />"#;
-        assert!(kept.contains(line), "{name}:\n{kept}");
-        let without: String = kept
-            .lines()
-            .filter(|l| !l.contains("<rewrite-uri") && !l.contains("Added by gw import"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        assert_eq!(
-            without.trim_end(),
-            lab.policy.trim_end(),
-            "{name}: otherwise the policy is kept verbatim"
+        // The lab's backends end in /openai: the spec says so, and the policy is kept as is.
+        assert_eq!(kept, lab.policy, "{name}: the policy is kept verbatim");
+        assert!(
+            yaml.contains("  backend_path: /openai\n"),
+            "{name}:\n{yaml}"
         );
         assert!(
             run.stderr.contains("were not created by gw"),
@@ -316,6 +308,13 @@ fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
 
         let p = plan(&az, dir.path());
         assert_eq!(p.code, 2, "{name}: {}\n{}", p.stdout, p.stderr);
+        // gw's backends point where the lab's do, and the lab's policy stays: neither changes.
+        assert!(!p.stdout.contains("properties.url"), "{name}: {}", p.stdout);
+        assert!(
+            !p.stdout.contains("apis.inference-api.policy"),
+            "{name}: {}",
+            p.stdout
+        );
         insta::assert_snapshot!(format!("lab_{name}_yaml"), yaml);
         insta::assert_snapshot!(format!("lab_{name}_plan"), p.stdout);
 
