@@ -21,49 +21,12 @@ const MOVED: &str = "gw points every backend at the account root instead, and ea
 
 impl BackendPath {
     pub fn of(v: &View) -> BackendPath {
-        let mut paths = Vec::new();
-        for (backend, raw) in &v.backend_paths {
-            match normalise(raw) {
-                Ok(p) => paths.push((backend, p)),
-                Err(why) => {
-                    return BackendPath::MovedToRoot {
-                        note: format!(
-                            "Backend `{backend}`'s path on its account is not one `backend_path` can hold ({why}). {MOVED}"
-                        ),
-                    };
-                }
-            }
-        }
-        let Some((_, first)) = paths.first() else {
-            return BackendPath::Root;
-        };
-        if paths.iter().any(|(_, p)| p != first) {
-            let each: Vec<String> = paths.iter().map(|(b, p)| format!("{b}: {p}")).collect();
-            return BackendPath::MovedToRoot {
-                note: format!(
-                    "The backends point at different paths on their accounts ({}), and `backend_path` is one path for every backend. {MOVED}",
-                    each.join(", ")
-                ),
-            };
-        }
-        if first == ROOT {
-            return BackendPath::Root;
-        }
-        let unserved = v
+        let apis: Vec<(&str, &str)> = v
             .apis
             .iter()
-            .find(|a| ApiType::parse(&a.api_type).is_some_and(|t| !serves(first, &t)));
-        match unserved {
-            Some(a) => BackendPath::MovedToRoot {
-                note: format!(
-                    "The backends point at {first} on their accounts, but API `{}` ({}) calls {} there, which `backend_path: {first}` could not reach. {MOVED}",
-                    a.name,
-                    a.api_type,
-                    ApiType::parse(&a.api_type).map_or("", |t| t.foundry_path()),
-                ),
-            },
-            None => BackendPath::Shared(first.clone()),
-        }
+            .map(|a| (a.name.as_str(), a.api_type.as_str()))
+            .collect();
+        decide(&v.backend_paths, &apis)
     }
 
     /// The policy of an API of `api_type` kept verbatim, with the line it needs when gw moves
@@ -75,6 +38,53 @@ impl BackendPath {
         };
         let path = ApiType::parse(api_type)?.foundry_path();
         fit_to_root_backends(xml, path)
+    }
+}
+
+/// Backends (name, URL path on the account) and APIs (name, type) -> how the spec says it.
+fn decide(backend_paths: &[(String, String)], apis: &[(&str, &str)]) -> BackendPath {
+    let mut paths = Vec::new();
+    for (backend, raw) in backend_paths {
+        match normalise(raw) {
+            Ok(p) => paths.push((backend, p)),
+            Err(why) => {
+                return BackendPath::MovedToRoot {
+                    note: format!(
+                        "Backend `{backend}`'s path on its account is not one `backend_path` can hold ({why}). {MOVED}"
+                    ),
+                };
+            }
+        }
+    }
+    let Some((_, first)) = paths.first() else {
+        return BackendPath::Root;
+    };
+    if paths.iter().any(|(_, p)| p != first) {
+        let each: Vec<String> = paths.iter().map(|(b, p)| format!("{b}: {p}")).collect();
+        return BackendPath::MovedToRoot {
+            note: format!(
+                "The backends point at different paths on their accounts ({}), and `backend_path` is one path for every backend. {MOVED}",
+                each.join(", ")
+            ),
+        };
+    }
+    if first == ROOT {
+        return BackendPath::Root;
+    }
+    let unserved = apis.iter().find_map(|(name, t)| {
+        ApiType::parse(t)
+            .filter(|t| !serves(first, t))
+            .map(|t| (name, t))
+    });
+    match unserved {
+        Some((name, t)) => BackendPath::MovedToRoot {
+            note: format!(
+                "The backends point at {first} on their accounts, but API `{name}` ({}) calls {} there, which `backend_path: {first}` could not reach. {MOVED}",
+                t.as_str(),
+                t.foundry_path(),
+            ),
+        },
+        None => BackendPath::Shared(first.clone()),
     }
 }
 
@@ -103,7 +113,61 @@ fn fit_to_root_backends(xml: &str, path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::fit_to_root_backends;
+    use super::{BackendPath, decide, fit_to_root_backends};
+
+    fn backends(paths: &[&str]) -> Vec<(String, String)> {
+        paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("foundry{}", i + 1), p.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn one_shared_path_is_the_backend_path_and_the_root_is_written_as_nothing() {
+        let openai = [("inference", "azure-openai"), ("v1", "openai")];
+        let shared = decide(&backends(&["/openai", "/openai/"]), &openai);
+        assert!(matches!(shared, BackendPath::Shared(p) if p == "/openai"));
+        assert!(matches!(
+            decide(&backends(&["/", "/"]), &openai),
+            BackendPath::Root
+        ));
+        assert!(matches!(decide(&[], &openai), BackendPath::Root));
+    }
+
+    #[test]
+    fn a_path_one_spec_cannot_say_moves_the_backends_to_the_root_and_says_why() {
+        let note = |b: &[&str], apis: &[(&str, &str)]| match decide(&backends(b), apis) {
+            BackendPath::MovedToRoot { note } => note,
+            _ => panic!("{b:?} moves to the root"),
+        };
+        let openai = [("inference", "azure-openai")];
+        let n = note(&["/openai", "/"], &openai);
+        assert!(
+            n.contains("different paths on their accounts (foundry1: /openai, foundry2: /)"),
+            "{n}"
+        );
+        let n = note(
+            &["/openai"],
+            &[("inference", "azure-openai"), ("ai", "azure-ai")],
+        );
+        assert!(n.contains("API `ai` (azure-ai) calls /models there"), "{n}");
+        let n = note(&["/open%20ai"], &openai);
+        assert!(
+            n.contains("Backend `foundry1`'s path") && n.contains("`%`"),
+            "{n}"
+        );
+        // The kept policy then gets its type's path; with a shared path it is left as it is.
+        let xml = "<policies><inbound><base /></inbound></policies>";
+        let moved = decide(&backends(&["/openai", "/"]), &openai);
+        assert!(
+            moved
+                .fit("azure-openai", xml)
+                .is_some_and(|x| x.contains("\"/openai\""))
+        );
+        let shared = decide(&backends(&["/openai"]), &openai);
+        assert_eq!(shared.fit("azure-openai", xml), None);
+    }
 
     #[test]
     fn a_kept_policy_forwards_to_the_type_path_on_root_backends() {
