@@ -313,19 +313,11 @@ fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
             "{name}:\n{yaml}"
         );
         let kept = std::fs::read_to_string(dir.path().join("policies/inference-api.xml")).unwrap();
-        // Kept verbatim but for one line: the lab's backends end in /openai, gw's point at the
-        // account root, so the kept policy forwards to /openai itself.
-        let line = r#"<rewrite-uri template="@("/openai" + context.Operation.UrlTemplate)" />"#;
-        assert!(kept.contains(line), "{name}:\n{kept}");
-        let without: String = kept
-            .lines()
-            .filter(|l| !l.contains("<rewrite-uri") && !l.contains("Added by gw import"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        assert_eq!(
-            without.trim_end(),
-            lab.policy.trim_end(),
-            "{name}: otherwise the policy is kept verbatim"
+        // The lab's backends end in /openai: the spec says so, and the policy is kept as is.
+        assert_eq!(kept, lab.policy, "{name}: the policy is kept verbatim");
+        assert!(
+            yaml.contains("  backend_path: /openai\n"),
+            "{name}:\n{yaml}"
         );
         assert!(
             run.stderr.contains("were not created by gw"),
@@ -335,6 +327,13 @@ fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
 
         let p = plan(&az, dir.path());
         assert_eq!(p.code, 2, "{name}: {}\n{}", p.stdout, p.stderr);
+        // gw's backends point where the lab's do, and the lab's policy stays: neither changes.
+        assert!(!p.stdout.contains("properties.url"), "{name}: {}", p.stdout);
+        assert!(
+            !p.stdout.contains("apis.inference-api.policy"),
+            "{name}: {}",
+            p.stdout
+        );
         insta::assert_snapshot!(format!("lab_{name}_yaml"), yaml);
         insta::assert_snapshot!(format!("lab_{name}_plan"), p.stdout);
 
@@ -371,6 +370,96 @@ fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
             again.stderr
         );
     }
+}
+
+/// `examples/NAME` with `apim.backend_path: PATH`, written to `dir/gw.yaml`.
+fn with_backend_path(name: &str, path: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let spec = std::fs::read_to_string(example(name)).unwrap();
+    let line = "  publisher_name: Platform team\n";
+    assert!(spec.contains(line), "{name}");
+    let spec = spec.replace(line, &format!("{line}  backend_path: {path}\n"));
+    let file = dir.join("gw.yaml");
+    std::fs::write(&file, spec).unwrap();
+    file
+}
+
+#[test]
+fn an_estate_gw_created_with_a_backend_path_imports_it_and_plans_no_changes() {
+    let az = Azure::new();
+    let src = tempfile::tempdir().unwrap();
+    let spec = with_backend_path("model-routing", "/openai", src.path());
+    let apply = az
+        .gw()
+        .args(["apply", "--auto-approve", "-f"])
+        .args([&spec])
+        .run();
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let backend = az
+        .arm
+        .get_resource(&az.put_id("/backends/foundry1"))
+        .unwrap();
+    let url = backend["properties"]["url"].as_str().unwrap();
+    assert!(
+        url.ends_with(".cognitiveservices.azure.com/openai"),
+        "{url}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = import(&az, dir.path(), &group_of("model-routing"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+    assert!(yaml.contains("  backend_path: /openai\n"), "{yaml}");
+    // gw's own policy (no rewrite-uri on backends at /openai) is recognised, not kept.
+    assert!(!yaml.contains("policy:"), "{yaml}");
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+    assert!(p.stdout.contains("No changes."), "{}", p.stdout);
+}
+
+#[test]
+fn backends_at_different_paths_move_to_the_root_and_the_kept_policy_gets_the_path() {
+    let (name, lab) = &LABS[0];
+    let az = Azure::new();
+    build_lab(&az, lab);
+    // One backend at the account root, the others at /openai: no single backend_path says that.
+    let id = az.put_id("/backends/foundry2");
+    let mut body = az.arm.get_resource(&id).unwrap();
+    let root = format!("https://foundry2-{SUFFIX}.cognitiveservices.azure.com/");
+    body["properties"]["url"] = serde_json::json!(root);
+    az.arm.set_resource(&id, body);
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = import(&az, dir.path(), lab.rg, &[]);
+    assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+    assert!(!yaml.contains("  backend_path:"), "{yaml}");
+    assert!(
+        yaml.contains("  # The backends point at different paths on their accounts (foundry1: /openai, foundry2: /, foundry3: /openai)"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("    # One line is added to it: gw's backends point at the account root"),
+        "{yaml}"
+    );
+    let kept = std::fs::read_to_string(dir.path().join("policies/inference-api.xml")).unwrap();
+    let line = r#"<rewrite-uri template="@("/openai" + context.Operation.UrlTemplate)" />"#;
+    assert!(kept.contains(line), "{kept}");
+    let without: String = kept
+        .lines()
+        .filter(|l| !l.contains("<rewrite-uri") && !l.contains("Added by gw import"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(without, lab.policy, "otherwise the policy is kept verbatim");
+    // The plan moves the /openai backends to the root; the kept policy adds the path back.
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 2, "{}\n{}", p.stdout, p.stderr);
+    assert!(
+        p.stdout.contains(&format!(
+            "properties.url: \"https://foundry1-{SUFFIX}.cognitiveservices.azure.com/openai\" -> \"https://foundry1-{SUFFIX}.cognitiveservices.azure.com/\""
+        )),
+        "{}",
+        p.stdout
+    );
 }
 
 #[test]

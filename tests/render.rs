@@ -506,3 +506,39 @@ apis:
     assert_eq!(unique.len(), symbols.len(), "{symbols:?}");
     assert_eq!(symbols.len(), g.written().count() - 1);
 }
+
+#[test]
+fn backends_at_openai_render_there_and_the_policy_forwards_operations_as_they_are() {
+    let spec = std::fs::read_to_string(example("model-routing")).unwrap();
+    let line = "  publisher_name: Platform team\n";
+    assert!(spec.contains(line));
+    let spec = spec.replace(line, &format!("{line}  backend_path: /openai/\n"));
+    let ctx = Context {
+        subscription: Some(SUB.into()),
+    };
+    let m = model::load(&Source::new("gw.yaml", spec), &ctx).expect("valid");
+    assert_eq!(m.apim.backend_path, "/openai", "normalised");
+    let out = render::render(&m, &graph::build(&m), "gw.yaml");
+    // Both templates point every backend at the account endpoint plus `openai`.
+    assert!(
+        out["main.bicep"].contains("url: '${foundries_foundry1.properties.endpoint}openai'"),
+        "{}",
+        out["main.bicep"]
+    );
+    assert!(
+        out["main.json"].contains(
+            r#""url": "[concat(reference(resourceId('Microsoft.CognitiveServices/accounts', 'foundry1-"#
+        ) && out["main.json"].contains("'full').properties.endpoint, 'openai')]\""),
+        "{}",
+        out["main.json"]
+    );
+    let policy = &out["policies/inference.xml"];
+    assert!(!policy.contains("<rewrite-uri"), "{policy}");
+    render::policy::check(policy).expect("a policy APIM accepts");
+    // At the root (the example as it is), the policy adds the type's path.
+    let root = &files("model-routing")["policies/inference.xml"];
+    assert!(
+        root.contains(r#"<rewrite-uri template="@("/openai" + context.Operation.UrlTemplate)" />"#),
+        "{root}"
+    );
+}

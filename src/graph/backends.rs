@@ -13,9 +13,10 @@ pub(super) fn build(b: &mut Builder, model: &Model, ids: &Ids) {
         let faddr = format!("foundries.{}", f.name);
         let mut props = json!({
             "description": format!("{OWNER_DESCRIPTION}: Foundry {} ({})", f.name, f.location),
-            // The account root: each API's policy adds its type's path (`/openai`, `/models`),
-            // so APIs of every type can share the foundry's backend and pools.
-            "url": output_of(&faddr, "properties.endpoint", ""),
+            // The account endpoint plus `apim.backend_path`: by default the root, each API's
+            // policy adding its type's path (`/openai`, `/models`), so APIs of every type can
+            // share the foundry's backend and pools; `/openai` as the labs write it.
+            "url": output_of(&faddr, "properties.endpoint", model.apim.endpoint_suffix()),
             "protocol": "http",
         });
         if let Some(br) = &f.breaker {

@@ -21,9 +21,9 @@ pub struct View {
     pub apim: Apim,
     pub pools: Vec<Pool>,
     pub apis: Vec<Api>,
-    /// Whether some foundry's live backend URL ends in a path (`.../openai`, as the labs write
-    /// it): gw's backends point at the account root, so a policy kept verbatim must add it.
-    pub backends_have_path: bool,
+    /// Each backend matched to an account, with its URL's path on the account (`/` for the
+    /// root, `/openai` as the labs write it): `backend_path::decide` reads them.
+    pub backend_paths: Vec<(String, String)>,
 }
 
 pub struct Foundry {
@@ -235,7 +235,7 @@ impl View {
         let mut foundries = foundries;
         let mut derived: BTreeSet<String> = BTreeSet::new();
         let mut apim_notes = Vec::new();
-        let mut backends_have_path = false;
+        let mut backend_paths = Vec::new();
         for b in e
             .backends
             .iter()
@@ -245,8 +245,9 @@ impl View {
             let url = s(b, "/properties/url");
             match foundries.iter_mut().find(|f| !f.host.is_empty() && f.host == host(url)) {
                 Some(f) => {
-                    backends_have_path |= url::Url::parse(url)
-                        .is_ok_and(|u| !u.path().trim_matches('/').is_empty());
+                    if let Ok(u) = url::Url::parse(url) {
+                        backend_paths.push((name.clone(), u.path().to_string()));
+                    }
                     if !f.name.eq_ignore_ascii_case(&name) {
                         f.notes.push(format!(
                             "APIM backend `{name}` serves this account; gw names a foundry's backend after the foundry, so it would add `{}` beside it.",
@@ -363,7 +364,7 @@ impl View {
             apim,
             pools,
             apis,
-            backends_have_path,
+            backend_paths,
         })
     }
 }

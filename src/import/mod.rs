@@ -5,6 +5,7 @@
 //! policy rendered; where gw's policy would differ from the live one, the live one is kept
 //! verbatim in a file the spec points to, so nothing is lost.
 
+mod backend_path;
 mod estate;
 mod operations;
 mod policy;
@@ -15,6 +16,7 @@ pub use estate::ownerless;
 use crate::diag::{Source, render_all};
 use crate::model::Context;
 use crate::plan::read::Estate;
+use backend_path::BackendPath;
 use estate::{Api, View};
 use std::collections::BTreeSet;
 use yaml::{Yaml, list, scalar};
@@ -41,8 +43,9 @@ pub enum ImportError {
 /// Writes the spec describing `estate`, the resource group `rg_id`.
 pub fn describe(estate: &Estate, rg_id: &str) -> Result<Imported, ImportError> {
     let view = View::new(estate, rg_id)?;
+    let paths = BackendPath::of(&view);
     let mut keep = BTreeSet::new();
-    let first = compose(&view, &keep);
+    let first = compose(&view, &paths, &keep);
     let subscription = rg_id.split('/').nth(2).map(str::to_string);
     let ctx = Context { subscription };
     let model = match crate::model::load(&Source::new("gw.yaml", first.clone()), &ctx) {
@@ -76,62 +79,25 @@ pub fn describe(estate: &Estate, rg_id: &str) -> Result<Imported, ImportError> {
         .iter()
         .filter(|a| keep.contains(&a.name))
         .filter_map(|a| {
-            let xml = a.policy.clone()?;
-            let xml = match (view.backends_have_path, root_backend_path(&a.api_type)) {
-                (true, Some(path)) => fit_to_root_backends(&xml, path),
-                _ => xml,
-            };
+            let xml = a.policy.as_deref()?;
+            let xml = paths
+                .fit(&a.api_type, xml)
+                .unwrap_or_else(|| xml.to_string());
             Some((policy_file(&a.name), xml))
         })
         .collect();
     Ok(Imported {
-        yaml: compose(&view, &keep),
+        yaml: compose(&view, &paths, &keep),
         policies,
         problems: None,
     })
-}
-
-/// The path on the account an API type's calls live under (`/openai`, `/models`).
-fn root_backend_path(api_type: &str) -> Option<&'static str> {
-    use crate::model::ApiType;
-    [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
-        .into_iter()
-        .find(|t| t.as_str() == api_type)
-        .map(|t| t.foundry_path())
-}
-
-/// The line gw adds to a kept policy whose backends it moves to the account root.
-const ROOT_REWRITE_NOTE: &str = "Added by gw import: gw's backends point at the account root, so this forwards to the API type's path on it, as the old backend URL did.";
-
-/// A kept policy, made to work against backends at the account root: the live backends end
-/// in the API type's path (`.../openai`), gw's do not, so without this line every call would
-/// reach the wrong path after the first apply. A policy that rewrites the URI itself is left
-/// alone (its author decides the path).
-fn fit_to_root_backends(xml: &str, path: &str) -> String {
-    if xml.contains("<rewrite-uri") {
-        return xml.to_string();
-    }
-    let Some(at) = xml.find("<inbound>") else {
-        return xml.to_string();
-    };
-    let after_open = at + "<inbound>".len();
-    let insert_at = match xml[after_open..].find("<base />") {
-        Some(b) if xml[after_open..after_open + b].trim().is_empty() => {
-            after_open + b + "<base />".len()
-        }
-        _ => after_open,
-    };
-    let line = format!(
-        "\n        <!-- {ROOT_REWRITE_NOTE} -->\n        <rewrite-uri template=\"@(\"{path}\" + context.Operation.UrlTemplate)\" />"
-    );
-    format!("{}{line}{}", &xml[..insert_at], &xml[insert_at..])
 }
 
 fn policy_file(api: &str) -> String {
     format!("policies/{api}.xml")
 }
 
-fn compose(v: &View, keep: &BTreeSet<String>) -> String {
+fn compose(v: &View, paths: &BackendPath, keep: &BTreeSet<String>) -> String {
     let mut y = Yaml::default();
     y.comment(
         0,
@@ -198,6 +164,9 @@ fn compose(v: &View, keep: &BTreeSet<String>) -> String {
     y.raw(2, "capacity", a.capacity);
     y.field(2, "publisher_email", &a.publisher_email);
     y.field(2, "publisher_name", &a.publisher_name);
+    if let BackendPath::Shared(p) = paths {
+        y.field(2, "backend_path", p);
+    }
     if !a.subscriptions.is_empty() {
         y.open(2, "subscriptions");
     }
@@ -209,6 +178,9 @@ fn compose(v: &View, keep: &BTreeSet<String>) -> String {
         }
     }
     for note in &a.notes {
+        y.comment(2, note);
+    }
+    if let BackendPath::MovedToRoot { note } = paths {
         y.comment(2, note);
     }
 
@@ -243,13 +215,10 @@ fn compose(v: &View, keep: &BTreeSet<String>) -> String {
     y.blank();
     y.open(0, "apis");
     for api in &v.apis {
-        let root_rewrite = v.backends_have_path
-            && root_backend_path(&api.api_type).is_some()
-            && !api
-                .policy
-                .as_deref()
-                .unwrap_or_default()
-                .contains("<rewrite-uri");
+        let root_rewrite = api
+            .policy
+            .as_deref()
+            .is_some_and(|xml| paths.fit(&api.api_type, xml).is_some());
         write_api(&mut y, api, keep.contains(&api.name), root_rewrite);
     }
     y.finish()
@@ -311,27 +280,5 @@ fn write_api(y: &mut Yaml, api: &Api, keep_policy: bool, root_rewrite: bool) {
     }
     for note in &api.notes {
         y.comment(4, note);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fit_to_root_backends;
-
-    #[test]
-    fn a_kept_policy_forwards_to_the_type_path_on_root_backends() {
-        let xml = "<policies>\n    <inbound>\n        <base />\n        <set-backend-service backend-id=\"pool\" />\n    </inbound>\n</policies>";
-        let fitted = fit_to_root_backends(xml, "/openai");
-        let base = fitted.find("<base />").unwrap();
-        let rewrite = fitted.find("<rewrite-uri").unwrap();
-        assert!(base < rewrite, "{fitted}");
-        assert!(
-            fitted.contains(r#"template="@("/openai" + context.Operation.UrlTemplate)""#),
-            "{fitted}"
-        );
-        assert!(crate::render::policy::check(&fitted).is_ok(), "{fitted}");
-        // A policy that rewrites the path itself is its author's.
-        let own = xml.replace("<base />", "<base />\n<rewrite-uri template=\"/x\" />");
-        assert_eq!(fit_to_root_backends(&own, "/openai"), own);
     }
 }

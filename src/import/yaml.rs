@@ -65,7 +65,9 @@ pub fn scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '@'))
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        // A letter, or a `/` (a URL path such as `backend_path: /openai`), starts a plain
+        // string; a digit or other punctuation could read as a number, a date or a tag.
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/')
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
@@ -89,6 +91,11 @@ mod tests {
         assert_eq!(scalar("no"), "\"no\"");
         assert_eq!(scalar("Platform team"), "\"Platform team\"");
         assert_eq!(scalar("a: b # c"), "\"a: b # c\"");
+        assert_eq!(scalar("/openai"), "/openai");
+        for s in ["foundry1", "/openai", "/a/b.c-d_e"] {
+            let back: String = serde_saphyr::from_str(&scalar(s)).unwrap();
+            assert_eq!(back, s);
+        }
     }
 }
 

@@ -66,6 +66,7 @@ pub(super) fn apim(d: &mut Diags, a: &ApimSpec, scope: &Scope, api_names: &[&str
         capacity,
         publisher_email: a.publisher_email.value.clone(),
         publisher_name: a.publisher_name.value.clone(),
+        backend_path: super::backend_path::backend_path(d, a),
         subscriptions: subscriptions(d, &a.subscriptions, api_names),
         name_loc: a.name.loc,
     }

@@ -34,6 +34,7 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
     };
     let (mut apis, derived) = apis(&mut d, &spec.apis, &backends, &deployments, &pools);
     pools.extend(derived);
+    super::backend_path::check_apis(&mut d, &spec.apim, &apim.backend_path, &apis);
     let observability = super::observability::observability(&mut d, spec);
     super::tokens::tokens(&mut d, spec, &mut apis, &observability, consumption);
     backend_ids(&mut d, spec, &pools);

@@ -3,6 +3,7 @@
 
 mod apim;
 mod apis;
+pub mod backend_path;
 mod backends;
 mod breaker;
 mod build;

@@ -198,7 +198,7 @@ fn codepoint(c: char) -> String {
 }
 
 /// `s` for a message: unsafe characters shown as `U+XXXX`, so the error itself is safe to print.
-fn printable(s: &str) -> String {
+pub(super) fn printable(s: &str) -> String {
     s.chars()
         .map(|c| {
             if unsafe_char(c) {

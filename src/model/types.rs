@@ -86,9 +86,27 @@ pub struct Apim {
     pub capacity: u32,
     pub publisher_email: String,
     pub publisher_name: String,
+    /// Where the backends point on each Foundry account: `/` (the root) or a path without a
+    /// trailing `/` (`/openai`) that every API's type path runs through.
+    pub backend_path: String,
     pub subscriptions: Vec<Subscription>,
     /// Where `apim.name` is written (pre-flight points there).
     pub name_loc: Loc,
+}
+
+impl Apim {
+    /// What an API of type `t` adds to the backend URL: its type's path minus
+    /// `backend_path` (`/openai` on the root, `` on a backend at `/openai`). The policy's
+    /// `rewrite-uri` prefixes the operation's URL with it.
+    pub fn path_on_backend(&self, t: &ApiType) -> &'static str {
+        super::backend_path::remaining(t.foundry_path(), &self.backend_path)
+            .expect("a validated model's backend_path runs through every API's type path")
+    }
+
+    /// `backend_path` as appended to an account endpoint, which ends in `/` (`` or `openai`).
+    pub fn endpoint_suffix(&self) -> &str {
+        self.backend_path.trim_start_matches('/')
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +159,13 @@ impl ApiType {
             ApiType::AzureAi => "azure-ai",
             ApiType::OpenAi => "openai",
         }
+    }
+
+    /// The type a spec's `type:` names (`azure-openai`, `azure-ai`, `openai`).
+    pub fn parse(s: &str) -> Option<ApiType> {
+        [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
+            .into_iter()
+            .find(|t| t.as_str() == s)
     }
 
     /// The path on the Foundry account that this API type's operations live under: the

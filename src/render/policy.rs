@@ -114,7 +114,8 @@ pub fn render(model: &Model, api: &Api) -> String {
     let ctx = match &api.routing {
         Routing::Single(t) => context! {
             api => &api.name,
-            foundry_path => api.api_type.foundry_path(),
+            backend_path => &model.apim.backend_path,
+            backend_rest => model.apim.path_on_backend(&api.api_type),
             streams => may_stream(&api.api_type),
             routing => "single",
             backend_id => t.backend_id(),
@@ -156,7 +157,8 @@ pub fn render(model: &Model, api: &Api) -> String {
             let surface = no_model_routing(model, api);
             context! {
                 api => &api.name,
-                foundry_path => api.api_type.foundry_path(),
+                backend_path => &model.apim.backend_path,
+            backend_rest => model.apim.path_on_backend(&api.api_type),
                 streams => may_stream(&api.api_type),
                 no_model => code(surface.condition),
                 cookie_routes => surface.cookie_routes,

@@ -108,6 +108,11 @@ pub struct ApimSpec {
     pub capacity: Option<Sp<u32>>,
     pub publisher_email: Req<String>,
     pub publisher_name: Req<String>,
+    /// Where APIM's backends point on each Foundry account: `/` (default) the account root,
+    /// each API's policy then adds its type's path (`/openai`, `/models`); `/openai` as the
+    /// AI-Gateway labs do, when every API is of a type under it (azure-openai, openai).
+    #[serde(default)]
+    pub backend_path: Option<Sp<String>>,
     /// APIM subscriptions (keys).
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionSpec>,

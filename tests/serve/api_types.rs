@@ -2,7 +2,7 @@
 //! `openai` (v1) `/openai/v1/...`, `azure-ai` `/models/...`, in what gw deploys (backend URL
 //! and policy) and in `gw serve`, whose mocks answer only those paths.
 
-use super::{assert_ok, example_text, model, run_verify, start};
+use super::{assert_ok, edit, example_text, model, run_verify, start};
 use crate::support::azure::Azure;
 use serde_json::json;
 
@@ -101,6 +101,51 @@ async fn the_azure_ai_example_applies_and_each_api_reaches_its_foundry_path() {
         .await
         .expect("answer");
     assert_eq!(wrong.status(), 404);
+    assert_ok(&run_verify(&m, &h, 20, &[]).await);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reaches_the_foundry_path_whatever_the_backend_path() {
+    // serve forwards from the account root, as a policy on root backends does; a spec whose
+    // backends point at /openai must reach the same Foundry URLs.
+    let text = edit(
+        &example_text("load-balancing"),
+        "  publisher_name: Platform team\n",
+        "  publisher_name: Platform team\n  backend_path: /openai\n",
+    );
+    let m = model(&text);
+    assert_eq!(m.apim.backend_path, "/openai");
+    let h = start(&m, None, None).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let r = client
+        .post(format!(
+            "{}/inference/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
+            h.url()
+        ))
+        .json(&json!({ "messages": [] }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("JSON");
+    let foundry = body["served_by"]["foundry"]
+        .as_str()
+        .expect("served")
+        .to_string();
+    let last = h
+        .mocks()
+        .expect("mocks")
+        .journal(&foundry)
+        .pop()
+        .expect("forwarded");
+    assert_eq!(
+        last.path,
+        "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"
+    );
     assert_ok(&run_verify(&m, &h, 20, &[]).await);
     h.stop().await;
 }
