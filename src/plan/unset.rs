@@ -44,9 +44,10 @@ pub fn changes(desired: &Value, live: &Value) -> Vec<FieldDiff> {
 fn shares(d: &[Value], l: &[Value], out: &mut Vec<FieldDiff>) {
     let n = d.len().min(l.len());
     let differ = |key: &str, members: &[usize], out: &mut Vec<FieldDiff>| {
-        let live: Vec<Option<f64>> = members
+        let live: Vec<Option<Option<f64>>> = members
             .iter()
-            .map(|&i| set(&l[i], key).map(|v| v.as_f64().unwrap_or(f64::NAN)))
+            // A number Azure answers as a string compares by value, as the diff does.
+            .map(|&i| set(&l[i], key).map(number))
             .collect();
         if live.windows(2).all(|w| w[0] == w[1]) {
             return;
@@ -73,6 +74,11 @@ fn shares(d: &[Value], l: &[Value], out: &mut Vec<FieldDiff>) {
             differ("weight", &members, out);
         }
     }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Vec<Value>> {
@@ -119,12 +125,12 @@ mod tests {
             json!([{ "id": "/a", "priority": 1, "weight": 1 }, { "id": "/b", "priority": 1, "weight": 1 }]),
         );
         assert!(paths(desired, live).is_empty());
-        // Equal weights inside each declared group are an even split too.
+        // Equal weights inside each declared group are an even split too, "3" and 3 alike.
         let desired = pool(
             json!([{ "id": "/a", "priority": 1 }, { "id": "/b", "priority": 2 }, { "id": "/c", "priority": 2 }]),
         );
         let live = pool(
-            json!([{ "id": "/a", "priority": 1, "weight": 7 }, { "id": "/b", "priority": 2, "weight": 3 }, { "id": "/c", "priority": 2, "weight": 3 }]),
+            json!([{ "id": "/a", "priority": 1, "weight": 7 }, { "id": "/b", "priority": 2, "weight": 3 }, { "id": "/c", "priority": 2, "weight": "3" }]),
         );
         assert!(paths(desired, live).is_empty());
     }
