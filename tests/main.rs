@@ -12,6 +12,7 @@ mod emulator;
 mod import;
 mod markdown;
 mod plan;
+mod pool_shares;
 mod preflight;
 #[cfg(unix)] // A pseudo-terminal stands in for the user.
 mod prompt;

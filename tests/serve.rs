@@ -197,6 +197,31 @@ async fn priority_one_failing_moves_traffic_to_priority_two_by_weight_then_recov
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_without_priorities_or_weights_spreads_over_every_member() {
+    let mut text = example_text("load-balancing");
+    for (from, to) in [
+        ("foundry1, priority: 1 }", "foundry1 }"),
+        ("foundry2, priority: 2, weight: 50 }", "foundry2 }"),
+        ("foundry3, priority: 2, weight: 50 }", "foundry3 }"),
+        ("foundry4, priority: 3 }", "foundry4 }"),
+    ] {
+        text = edit(&text, from, to);
+    }
+    let m = model(&text);
+    let h = start(&m, None, None).await;
+    let r = run_verify(&m, &h, 400, &[]).await;
+    // Verify predicts a quarter each and checks the counts against it.
+    assert_ok(&r);
+    let rows = &r.apis[0].bursts[0].rows;
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for row in rows {
+        assert_eq!(row.expected_share, 0.25, "{row:?}");
+        assert!((60..=140).contains(&row.observed), "{row:?}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_accept_retry_after_the_trip_duration_decides_recovery() {
     let text = edit(&example_text("load-balancing"), "trip: 1m", "trip: 1s");
     let text = edit(

@@ -20,7 +20,7 @@ pub(super) fn build(b: &mut Builder, model: &Model, ids: &Ids) {
             "protocol": "http",
         });
         if let Some(br) = &f.breaker {
-            props["circuitBreaker"] = json!({ "rules": [{
+            let mut rule = json!({
                 "name": "breaker",
                 "failureCondition": {
                     "count": br.failures,
@@ -28,8 +28,12 @@ pub(super) fn build(b: &mut Builder, model: &Model, ids: &Ids) {
                     "statusCodeRanges": br.status_codes.iter().map(|(lo, hi)| json!({ "min": lo, "max": hi })).collect::<Vec<_>>(),
                 },
                 "tripDuration": duration::to_iso(br.trip_secs),
-                "acceptRetryAfter": br.accept_retry_after,
-            }]});
+            });
+            // Only what the spec declares: an unset flag stays APIM's (off).
+            if let Some(accept) = br.accept_retry_after {
+                rule["acceptRetryAfter"] = json!(accept);
+            }
+            props["circuitBreaker"] = json!({ "rules": [rule] });
         }
         b.add(
             format!("backends.{}", f.name),
@@ -49,7 +53,17 @@ pub(super) fn build(b: &mut Builder, model: &Model, ids: &Ids) {
         let services: Vec<Value> = p
             .members
             .iter()
-            .map(|m| json!({ "id": id_of(&format!("backends.{}", m.foundry)), "priority": m.priority, "weight": m.weight }))
+            .map(|m| {
+                // Unset keys are left out, not `null`: APIM reads absence as one group, even split.
+                let mut svc = json!({ "id": id_of(&format!("backends.{}", m.foundry)) });
+                if let Some(p) = m.priority {
+                    svc["priority"] = json!(p);
+                }
+                if let Some(w) = m.weight {
+                    svc["weight"] = json!(w);
+                }
+                svc
+            })
             .collect();
         let mut pool = json!({ "services": services });
         if let Some(cookie) = &p.affinity {

@@ -70,10 +70,11 @@ pub struct Pool {
     pub notes: Vec<String>,
 }
 
+/// As live has it: an unset priority or weight stays unset in the spec.
 pub struct Member {
     pub foundry: String,
-    pub priority: i64,
-    pub weight: i64,
+    pub priority: Option<i64>,
+    pub weight: Option<i64>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -82,7 +83,7 @@ pub struct Breaker {
     pub interval: String,
     pub status_codes: Vec<String>,
     pub trip: String,
-    pub accept_retry_after: bool,
+    pub accept_retry_after: Option<bool>,
 }
 
 pub struct Api {
@@ -470,10 +471,7 @@ fn breaker(b: &Value) -> Option<Breaker> {
         interval: dur("/failureCondition/interval"),
         status_codes: codes,
         trip: dur("/tripDuration"),
-        accept_retry_after: rule
-            .get("acceptRetryAfter")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        accept_retry_after: rule.get("acceptRetryAfter").and_then(Value::as_bool),
     })
 }
 
@@ -499,24 +497,16 @@ fn pool(
         match backend_foundry.get(&backend) {
             Some(f) => members.push(Member {
                 foundry: f.clone(),
-                priority: svc.get("priority").and_then(Value::as_i64).unwrap_or(1),
-                weight: svc.get("weight").and_then(Value::as_i64).unwrap_or(1),
+                priority: svc.get("priority").and_then(Value::as_i64),
+                weight: svc.get("weight").and_then(Value::as_i64),
             }),
             None => notes.push(format!(
                 "Member backend `{backend}` is no account in this resource group: left out."
             )),
         }
     }
-    let services = b
-        .pointer("/properties/pool/services")
-        .and_then(Value::as_array);
-    let terse = services.into_iter().flatten().any(|svc| {
-        !s(svc, "/id").starts_with("/subscriptions/")
-            || svc.get("priority").is_none()
-            || svc.get("weight").is_none()
-    });
-    if terse {
-        notes.push("Its members are written as `/backends/NAME` or without a priority or weight; gw writes each one's full id, priority and weight (Azure's defaults are 1): the same pool, spelled out.".into());
+    if mixes_set_and_unset(&members) {
+        notes.push("Its members mix set and unset priorities or weights, which APIM does not document; gw writes 1 for the unset ones in such a pool (plan shows them).".into());
     }
     let found: Vec<Option<&Breaker>> = members.iter().map(|m| breakers.get(&m.foundry)).collect();
     let breaker = found.first().copied().flatten().cloned();
@@ -669,9 +659,45 @@ fn keep_operations(out: &mut Api, live: &[Value]) {
     }
 }
 
+/// Does a pool leave some priorities unset beside set ones, or some weights inside one
+/// priority group? gw fills those (`model::pools`), so the spec it writes says so.
+fn mixes_set_and_unset(members: &[Member]) -> bool {
+    let mixed = |v: &[Option<i64>]| v.iter().any(Option::is_some) && v.iter().any(Option::is_none);
+    let priorities: Vec<Option<i64>> = members.iter().map(|m| m.priority).collect();
+    let mut groups: BTreeMap<Option<i64>, Vec<Option<i64>>> = BTreeMap::new();
+    for m in members {
+        groups.entry(m.priority).or_default().push(m.weight);
+    }
+    mixed(&priorities) || groups.values().any(|w| mixed(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_that_mixes_set_and_unset_values_is_noticed() {
+        let pool = |v: &[(Option<i64>, Option<i64>)]| {
+            let members: Vec<Member> = v
+                .iter()
+                .map(|&(priority, weight)| Member {
+                    foundry: "f".into(),
+                    priority,
+                    weight,
+                })
+                .collect();
+            mixes_set_and_unset(&members)
+        };
+        assert!(!pool(&[(None, None), (None, None)]));
+        // The load-balancing lab: a lone priority-1 member without weight, two weighted at 2.
+        assert!(!pool(&[
+            (Some(1), None),
+            (Some(2), Some(50)),
+            (Some(2), Some(50))
+        ]));
+        assert!(pool(&[(Some(1), None), (None, None)]));
+        assert!(pool(&[(Some(2), Some(50)), (Some(2), None)]));
+    }
 
     #[test]
     fn the_suffix_is_what_every_name_ends_with() {

@@ -193,8 +193,12 @@ fn compose(v: &View, paths: &BackendPath, keep: &BTreeSet<String>) -> String {
         y.open(4, "members");
         for m in &p.members {
             y.item(6, "foundry", &m.foundry);
-            y.raw(8, "priority", m.priority);
-            y.raw(8, "weight", m.weight);
+            if let Some(p) = m.priority {
+                y.raw(8, "priority", p);
+            }
+            if let Some(w) = m.weight {
+                y.raw(8, "weight", w);
+            }
         }
         if let Some(b) = &p.breaker {
             y.open(4, "circuit_breaker");
@@ -202,7 +206,9 @@ fn compose(v: &View, paths: &BackendPath, keep: &BTreeSet<String>) -> String {
             y.field(6, "interval", &b.interval);
             y.raw(6, "status_codes", list(&b.status_codes));
             y.field(6, "trip", &b.trip);
-            y.raw(6, "accept_retry_after", b.accept_retry_after);
+            if let Some(a) = b.accept_retry_after {
+                y.raw(6, "accept_retry_after", a);
+            }
         }
         if let Some(cookie) = &p.cookie {
             y.open(4, "session_affinity");

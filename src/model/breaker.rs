@@ -78,7 +78,7 @@ pub(super) fn breaker(d: &mut Diags, b: &Sp<spec::BreakerSpec>, path: &str) -> O
         interval_secs: interval?,
         status_codes: codes,
         trip_secs: trip?,
-        accept_retry_after: b.accept_retry_after.unwrap_or(true),
+        accept_retry_after: b.accept_retry_after,
     })
 }
 

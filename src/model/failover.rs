@@ -17,7 +17,7 @@ pub fn default_breaker() -> Breaker {
         interval_secs: 60,
         status_codes: vec![(429, 429)],
         trip_secs: 60,
-        accept_retry_after: true,
+        accept_retry_after: Some(true),
     }
 }
 
@@ -86,7 +86,7 @@ apis:
             assert_eq!(b, default_breaker(), "{f}");
         }
         assert_eq!(default_breaker().status_codes, [(429, 429)]);
-        assert!(default_breaker().accept_retry_after);
+        assert_eq!(default_breaker().accept_retry_after, Some(true));
         assert_eq!(default_breaker().failures, 1);
         // A foundry reached only directly has nothing to fail over to: no breaker, so its
         // 429 reaches the caller with its own Retry-After.

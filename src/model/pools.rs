@@ -6,7 +6,7 @@ use super::diags::{Diags, known_foundry};
 use super::names;
 use super::types::*;
 use crate::spec::{AffinitySpec, NamedMap, PoolSpec, Sp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const MAX_POOL_MEMBERS: usize = 30;
 
@@ -54,21 +54,17 @@ pub(super) fn pools(
                     "member",
                 );
             }
-            let priority = m.priority.as_ref().map_or(Some(1), |v| {
-                d.range(v, &format!("{mpath}.priority"), 0, 100)
-            });
-            let weight = m
-                .weight
-                .as_ref()
-                .map_or(Some(1), |v| d.range(v, &format!("{mpath}.weight"), 0, 100));
+            let priority = declared(d, m.priority.as_ref(), &format!("{mpath}.priority"));
+            let weight = declared(d, m.weight.as_ref(), &format!("{mpath}.weight"));
             if let (true, Some(priority), Some(weight)) = (ok, priority, weight) {
                 members.push(Member {
                     foundry: m.foundry.value.clone(),
-                    priority: priority as u8,
-                    weight: weight as u8,
+                    priority,
+                    weight,
                 });
             }
         }
+        fill_unset(&mut members);
         let breaker = p.circuit_breaker.as_ref().and_then(|b| {
             if consumption {
                 d.err_hint(
@@ -123,4 +119,110 @@ pub(super) fn pools(
         });
     }
     pools
+}
+
+/// A declared priority or weight, checked against the 0-100 Azure accepts: `Some(None)` when
+/// unset, None when out of range (reported).
+fn declared(d: &mut Diags, v: Option<&Sp<i64>>, path: &str) -> Option<Option<u8>> {
+    match v {
+        None => Some(None),
+        Some(v) => d.range(v, path, 0, 100).map(|n| Some(n as u8)),
+    }
+}
+
+/// gw writes what the spec declares, and unset means one priority group split evenly. A pool
+/// that MIXES set and unset values would leave APIM's behaviour undocumented, so there the
+/// unset ones get `FILL`: every member of a pool where any sets `priority`, and every member
+/// of a priority group where any sets `weight` (groups are independent: a weighted group does
+/// not give weights to another).
+pub(super) fn fill_unset(members: &mut [Member]) {
+    if members.iter().any(|m| m.priority.is_some()) {
+        for m in members.iter_mut() {
+            m.priority.get_or_insert(FILL);
+        }
+    }
+    let weighted: BTreeSet<Option<u8>> = members
+        .iter()
+        .filter(|m| m.weight.is_some())
+        .map(|m| m.priority)
+        .collect();
+    for m in members
+        .iter_mut()
+        .filter(|m| weighted.contains(&m.priority))
+    {
+        m.weight.get_or_insert(FILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_unset;
+    use crate::model::Member;
+
+    fn pool(members: &[(Option<u8>, Option<u8>)]) -> Vec<(Option<u8>, Option<u8>)> {
+        let mut v: Vec<Member> = members
+            .iter()
+            .enumerate()
+            .map(|(i, &(priority, weight))| Member {
+                foundry: format!("f{i}"),
+                priority,
+                weight,
+            })
+            .collect();
+        fill_unset(&mut v);
+        v.iter().map(|m| (m.priority, m.weight)).collect()
+    }
+
+    #[test]
+    fn a_pool_that_sets_nothing_stays_unset() {
+        let none = [(None, None), (None, None), (None, None)];
+        assert_eq!(pool(&none), none);
+    }
+
+    #[test]
+    fn a_pool_that_sets_everything_is_kept_as_declared() {
+        let all = [(Some(1), Some(80)), (Some(1), Some(20)), (Some(2), Some(0))];
+        assert_eq!(pool(&all), all);
+    }
+
+    #[test]
+    fn one_priority_set_gives_the_others_priority_one() {
+        assert_eq!(
+            pool(&[(None, None), (Some(2), None), (None, None)]),
+            [(Some(1), None), (Some(2), None), (Some(1), None)]
+        );
+    }
+
+    #[test]
+    fn weights_fill_inside_a_group_not_across_groups() {
+        // Group 2 mixes: its unset member gets weight 1. Group 1 sets none: stays even.
+        assert_eq!(
+            pool(&[
+                (Some(1), None),
+                (Some(1), None),
+                (Some(2), Some(50)),
+                (Some(2), None),
+            ]),
+            [
+                (Some(1), None),
+                (Some(1), None),
+                (Some(2), Some(50)),
+                (Some(2), Some(1)),
+            ]
+        );
+        // Without priorities every member is one group: one weight fills them all.
+        assert_eq!(
+            pool(&[(None, Some(5)), (None, None)]),
+            [(None, Some(5)), (None, Some(1))]
+        );
+    }
+
+    #[test]
+    fn a_filled_priority_joins_group_one_for_weights() {
+        // The unset member lands in group 1 beside a weighted member, so it gets weight 1 too.
+        assert_eq!(
+            pool(&[(Some(1), Some(30)), (None, None)]),
+            [(Some(1), Some(30)), (Some(1), Some(1))]
+        );
+    }
 }

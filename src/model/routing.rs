@@ -103,8 +103,9 @@ pub(super) fn by_model(
                         .iter()
                         .map(|f| Member {
                             foundry: f.clone(),
-                            priority: 1,
-                            weight: 1,
+                            // Equal priority and weight: nothing to write.
+                            priority: None,
+                            weight: None,
                         })
                         .collect(),
                     breaker: None,

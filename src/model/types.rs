@@ -128,11 +128,33 @@ pub struct Pool {
     pub derived_for: Option<String>,
 }
 
+/// A pool member. gw writes what the spec declares: an unset priority or weight is left out,
+/// and APIM reads that as one priority group split evenly (backends.md: round-robin unless
+/// weights are assigned). Only where a pool mixes set and unset values, which APIM does not
+/// document, does `pools::fill_unset` give the unset ones `FILL`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
     pub foundry: String,
-    pub priority: u8,
-    pub weight: u8,
+    pub priority: Option<u8>,
+    pub weight: Option<u8>,
+}
+
+/// The priority or weight an unset member gets in a pool that sets some (gw's default before
+/// it wrote only what the spec declares, so mixed specs keep their meaning).
+pub const FILL: u8 = 1;
+
+impl Member {
+    /// The member's priority group, lower wins. After `fill_unset` a pool's priorities are all
+    /// set or all unset, so unset is the one group there is, counted as `FILL`.
+    pub fn rank(&self) -> u8 {
+        self.priority.unwrap_or(FILL)
+    }
+
+    /// The member's share within its group. A group's weights are all set or all unset, so
+    /// unset ones are equal shares.
+    pub fn share(&self) -> u8 {
+        self.weight.unwrap_or(FILL)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,7 +164,8 @@ pub struct Breaker {
     /// Inclusive ranges.
     pub status_codes: Vec<(u16, u16)>,
     pub trip_secs: u64,
-    pub accept_retry_after: bool,
+    /// As declared; None is left out of the backend, so APIM's flag is off and `trip` decides.
+    pub accept_retry_after: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod preflight;
 pub mod read;
 pub mod types;
+mod unset;
 pub mod view;
 
 pub use compute::{LiveResource, LiveState, Options, Orphan, compute, desired_body, resolve_refs};

@@ -88,8 +88,8 @@ mod tests {
                 .iter()
                 .map(|f| Member {
                     foundry: (*f).into(),
-                    priority: 1,
-                    weight: 50,
+                    priority: Some(1),
+                    weight: Some(50),
                 })
                 .collect(),
             breaker: None,

@@ -72,7 +72,7 @@ impl BreakerState {
             return None;
         }
         let trip = match retry_after {
-            Some(secs) if rule.accept_retry_after => Duration::from_secs(secs),
+            Some(secs) if rule.accept_retry_after == Some(true) => Duration::from_secs(secs),
             _ => Duration::from_secs(rule.trip_secs),
         };
         self.open_until = Some(now + trip);
@@ -97,7 +97,7 @@ mod tests {
             interval_secs: 60,
             status_codes: vec![(429, 429), (500, 503)],
             trip_secs: 30,
-            accept_retry_after,
+            accept_retry_after: Some(accept_retry_after),
         }
     }
 

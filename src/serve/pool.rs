@@ -1,6 +1,7 @@
 //! Pool member selection, as APIM documents it: the lowest priority number that has an
 //! available member wins; inside that group traffic is split by weight among the available
 //! members. A worse group gets traffic only when every member of the better groups is out.
+//! Unset priorities are one group and unset weights equal shares (`Member::rank`, `share`).
 
 use crate::model::Member;
 use rand::Rng;
@@ -15,23 +16,23 @@ pub fn select<R: Rng + ?Sized>(
     let best = members
         .iter()
         .filter(|m| available(&m.foundry))
-        .map(|m| m.priority)
+        .map(Member::rank)
         .min()?;
     let group: Vec<usize> = (0..members.len())
-        .filter(|&i| members[i].priority == best && available(&members[i].foundry))
+        .filter(|&i| members[i].rank() == best && available(&members[i].foundry))
         .collect();
     weighted(members, &group, rng)
 }
 
 /// A weighted random pick among `group`; equal chances when every weight there is 0.
 fn weighted<R: Rng + ?Sized>(members: &[Member], group: &[usize], rng: &mut R) -> Option<usize> {
-    let total: u32 = group.iter().map(|&i| u32::from(members[i].weight)).sum();
+    let total: u32 = group.iter().map(|&i| u32::from(members[i].share())).sum();
     if total == 0 {
         return group.get(rng.random_range(0..group.len().max(1))).copied();
     }
     let mut ticket = rng.random_range(0..total);
     for &i in group {
-        let w = u32::from(members[i].weight);
+        let w = u32::from(members[i].share());
         if ticket < w {
             return Some(i);
         }
@@ -47,22 +48,22 @@ pub fn expected_shares(members: &[Member], down: &dyn Fn(&str) -> bool) -> Vec<(
     let Some(best) = members
         .iter()
         .filter(|m| !down(&m.foundry))
-        .map(|m| m.priority)
+        .map(Member::rank)
         .min()
     else {
         return Vec::new();
     };
     let group: Vec<usize> = (0..members.len())
-        .filter(|&i| members[i].priority == best && !down(&members[i].foundry))
+        .filter(|&i| members[i].rank() == best && !down(&members[i].foundry))
         .collect();
-    let total: u32 = group.iter().map(|&i| u32::from(members[i].weight)).sum();
+    let total: u32 = group.iter().map(|&i| u32::from(members[i].share())).sum();
     group
         .iter()
         .map(|&i| {
             let share = if total == 0 {
                 1.0 / group.len() as f64
             } else {
-                f64::from(members[i].weight) / f64::from(total)
+                f64::from(members[i].share()) / f64::from(total)
             };
             (i, share)
         })
@@ -78,8 +79,8 @@ mod tests {
     fn m(foundry: &str, priority: u8, weight: u8) -> Member {
         Member {
             foundry: foundry.into(),
-            priority,
-            weight,
+            priority: Some(priority),
+            weight: Some(weight),
         }
     }
 

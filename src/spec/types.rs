@@ -146,10 +146,12 @@ pub struct PoolSpec {
 #[schemars(deny_unknown_fields)]
 pub struct MemberSpec {
     pub foundry: Req<String>,
-    /// 0-100, lower is preferred; default 1.
+    /// 0-100, lower is preferred. Unset: not written (one group), or 1 when another member of
+    /// the pool sets a priority.
     #[serde(default)]
     pub priority: Option<Sp<i64>>,
-    /// 0-100, share of traffic within the priority group; default 1.
+    /// 0-100, share of traffic within the priority group. Unset: not written (an even split),
+    /// or 1 when another member of the group sets a weight.
     #[serde(default)]
     pub weight: Option<Sp<i64>>,
 }
@@ -166,7 +168,8 @@ pub struct BreakerSpec {
     pub status_codes: Option<Sp<Vec<Sp<Scalar>>>>,
     /// How long a tripped backend stays out of the pool.
     pub trip: Req<Scalar>,
-    /// Honour the backend's Retry-After instead of `trip`. Default true.
+    /// Honour the backend's Retry-After instead of `trip`. Unset: not written (APIM's flag is
+    /// off); the default breaker of pool members sets it.
     #[serde(default)]
     pub accept_retry_after: Option<bool>,
 }

@@ -115,7 +115,8 @@ pub struct Sample {
 pub struct Row {
     pub region: String,
     pub foundries: Vec<String>,
-    /// The best (lowest) priority among those foundries in the target.
+    /// The best (lowest) priority group among those foundries in the target (1 when the
+    /// pool sets no priorities: one group).
     pub priority: u8,
     pub expected_share: f64,
     pub observed: u32,
@@ -305,8 +306,8 @@ async fn burst(
     let members: Vec<crate::model::Member> = match target {
         Target::Foundry(f) => vec![crate::model::Member {
             foundry: f.clone(),
-            priority: 1,
-            weight: 1,
+            priority: None,
+            weight: None,
         }],
         Target::Pool(p) => model.pool(p).map(|p| p.members.clone()).unwrap_or_default(),
     };
@@ -324,13 +325,13 @@ async fn burst(
         match rows.iter_mut().find(|r| r.region == region) {
             Some(r) => {
                 r.foundries.push(mem.foundry.clone());
-                r.priority = r.priority.min(mem.priority);
+                r.priority = r.priority.min(mem.rank());
                 r.expected_share += share;
             }
             None => rows.push(Row {
                 region,
                 foundries: vec![mem.foundry.clone()],
-                priority: mem.priority,
+                priority: mem.rank(),
                 expected_share: share,
                 observed: 0,
             }),
