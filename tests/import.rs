@@ -327,6 +327,30 @@ fn a_lab_estate_imports_with_its_topology_and_plans_gws_additions() {
 
         let p = plan(&az, dir.path());
         assert_eq!(p.code, 2, "{name}: {}\n{}", p.stdout, p.stderr);
+        // Only what marks the estate as gw's: the owner tag, and APIM children's descriptions
+        // (they take no tags). Nothing is created, replaced or deleted.
+        let json = az
+            .gw()
+            .args(["plan", "-o", "json", "-f"])
+            .args([dir.path().join("gw.yaml")])
+            .run();
+        let plan_json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        let changes = plan_json["changes"].as_array().unwrap();
+        assert!(changes.iter().any(|c| c["action"] == "update"), "{name}");
+        for c in changes {
+            let action = c["action"].as_str().unwrap();
+            assert!(matches!(action, "update" | "no-op"), "{name}: {c}");
+            for d in c["diff"].as_array().into_iter().flatten() {
+                let ownership = match d["path"].as_str().unwrap() {
+                    "tags" => d["after"]["managed-by"] == "gw",
+                    "properties.description" => d["after"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("Managed by gw")),
+                    _ => false,
+                };
+                assert!(ownership, "{name}: not an ownership change: {d}");
+            }
+        }
         // gw's backends point where the lab's do, and the lab's policy stays: neither changes.
         assert!(!p.stdout.contains("properties.url"), "{name}: {}", p.stdout);
         assert!(
