@@ -1,6 +1,7 @@
-//! gw writes a pool member's priority and weight, and a breaker's `acceptRetryAfter`, only
-//! where the spec declares them. Estates an older gw wrote with `1`s (and `true`) everywhere
-//! plan no changes when those values mean what absence means, and a truthful change when not.
+//! gw writes a pool member's priority and weight only where the spec declares them. Estates an
+//! older gw wrote with `1`s everywhere plan no changes when those values mean what absence
+//! means, and a truthful change when not. A breaker's `acceptRetryAfter` is always written
+//! (default on); live without it is off.
 
 use crate::support::azure::Azure;
 use crate::support::cli::{Run, example};
@@ -109,14 +110,14 @@ fn live_priorities_the_spec_leaves_out_are_a_change_that_apply_removes() {
 }
 
 #[test]
-fn a_breaker_without_accept_retry_after_leaves_the_flag_out_and_off() {
+fn a_breaker_honours_retry_after_unless_told_not_to_and_absent_live_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("gw.yaml");
     let text = std::fs::read_to_string(example("model-routing")).unwrap();
     let from = "trip: 1m, accept_retry_after: true }";
     assert!(text.contains(from));
+    // Unset: on (the default), written out.
     std::fs::write(&spec, text.replace(from, "trip: 1m }")).unwrap();
-
     let az = Azure::new();
     let apply = run(&az, &["apply", "--auto-approve"], &spec);
     assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
@@ -124,24 +125,35 @@ fn a_breaker_without_accept_retry_after_leaves_the_flag_out_and_off() {
     let rule = |az: &Azure| {
         az.arm.get_resource(&backend).unwrap()["properties"]["circuitBreaker"]["rules"][0].clone()
     };
-    assert_eq!(rule(&az).get("acceptRetryAfter"), None, "{}", rule(&az));
-    assert_eq!(rule(&az)["tripDuration"], "PT1M");
+    assert_eq!(rule(&az)["acceptRetryAfter"], json!(true), "{}", rule(&az));
 
-    // Off live is what absence means: no change.
+    // Told not to: gw writes false, and a live rule without the flag (as the labs leave it)
+    // means the same, so it is no change.
+    std::fs::write(
+        &spec,
+        text.replace(from, "trip: 1m, accept_retry_after: false }"),
+    )
+    .unwrap();
+    let apply = run(&az, &["apply", "--auto-approve"], &spec);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(rule(&az)["acceptRetryAfter"], json!(false), "{}", rule(&az));
     let mut body = az.arm.get_resource(&backend).unwrap();
-    body["properties"]["circuitBreaker"]["rules"][0]["acceptRetryAfter"] = json!(false);
+    body["properties"]["circuitBreaker"]["rules"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("acceptRetryAfter");
     az.arm.set_resource(&backend, body.clone());
     let plan = run(&az, &["plan", "--detailed-exitcode"], &spec);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
 
-    // On live (an older gw's default) honours Retry-After, which the spec no longer says.
+    // On live, where the spec says off, is a change.
     body["properties"]["circuitBreaker"]["rules"][0]["acceptRetryAfter"] = json!(true);
     az.arm.set_resource(&backend, body);
     let plan = run(&az, &["plan", "--detailed-exitcode"], &spec);
     assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
     assert!(
         plan.stdout
-            .contains("properties.circuitBreaker.rules[0].acceptRetryAfter: true -> (absent)"),
+            .contains("properties.circuitBreaker.rules[0].acceptRetryAfter: true -> false"),
         "{}",
         plan.stdout
     );

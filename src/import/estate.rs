@@ -83,7 +83,7 @@ pub struct Breaker {
     pub interval: String,
     pub status_codes: Vec<String>,
     pub trip: String,
-    pub accept_retry_after: Option<bool>,
+    pub accept_retry_after: bool,
 }
 
 pub struct Api {
@@ -471,7 +471,11 @@ fn breaker(b: &Value) -> Option<Breaker> {
         interval: dur("/failureCondition/interval"),
         status_codes: codes,
         trip: dur("/tripDuration"),
-        accept_retry_after: rule.get("acceptRetryAfter").and_then(Value::as_bool),
+        // An optional flag: absent is off.
+        accept_retry_after: rule
+            .get("acceptRetryAfter")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 

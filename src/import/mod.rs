@@ -206,9 +206,7 @@ fn compose(v: &View, paths: &BackendPath, keep: &BTreeSet<String>) -> String {
             y.field(6, "interval", &b.interval);
             y.raw(6, "status_codes", list(&b.status_codes));
             y.field(6, "trip", &b.trip);
-            if let Some(a) = b.accept_retry_after {
-                y.raw(6, "accept_retry_after", a);
-            }
+            y.raw(6, "accept_retry_after", b.accept_retry_after);
         }
         if let Some(cookie) = &p.cookie {
             y.open(4, "session_affinity");

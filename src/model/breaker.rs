@@ -78,7 +78,9 @@ pub(super) fn breaker(d: &mut Diags, b: &Sp<spec::BreakerSpec>, path: &str) -> O
         interval_secs: interval?,
         status_codes: codes,
         trip_secs: trip?,
-        accept_retry_after: b.accept_retry_after,
+        // Default on: a breaker that trips on 429 should bring the backend back when Azure says
+        // it can take traffic again, not after a guessed `trip`.
+        accept_retry_after: Some(b.accept_retry_after.unwrap_or(true)),
     })
 }
 

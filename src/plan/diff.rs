@@ -46,7 +46,8 @@ pub fn diff(desired: &Value, live: &Value) -> Vec<FieldDiff> {
 pub fn diff_owning(desired: &Value, live: &Value, owned: &[&str]) -> Vec<FieldDiff> {
     let mut out = Vec::new();
     walk("", "", desired, live, &mut out);
-    // Pool shares and a breaker flag gw leaves out have a meaning live values can contradict.
+    out.retain(|d| !super::unset::same_meaning(d));
+    // Pool shares gw leaves out have a meaning live values can contradict.
     out.extend(super::unset::changes(desired, live));
     for path in owned {
         let pointer = format!("/{}", path.replace('.', "/"));

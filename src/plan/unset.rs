@@ -1,13 +1,15 @@
 //! What a pool member's or breaker's field gw leaves out means, so a live value there is
 //! compared by meaning instead of being ignored like other fields only Azure writes.
 //!
-//! gw writes a member's `priority`/`weight` and a breaker's `acceptRetryAfter` only when the
-//! spec declares them. Absent, APIM puts a pool's members in one priority group, splits a group
-//! evenly, and leaves the flag off. A live estate that spells these out (gw wrote 1/1 and
-//! `acceptRetryAfter: true` before it wrote only what was declared) is the same estate when
-//! its values change nothing: every member at one priority, equal weights inside each group,
-//! the flag false. Then the plan shows nothing and live keeps its values. Otherwise each live
-//! value is a change to absent, which apply makes by writing the body without it.
+//! gw writes a member's `priority`/`weight` only when the spec declares them. Absent, APIM puts
+//! a pool's members in one priority group and splits a group evenly. A live estate that spells
+//! these out (gw wrote 1/1 before it wrote only what was declared) is the same estate when its
+//! values change nothing: every member at one priority, equal weights inside each group. Then
+//! the plan shows nothing and live keeps its values. Otherwise each live value is a change to
+//! absent, which apply makes by writing the body without it.
+//!
+//! The other way round, a breaker's `acceptRetryAfter: false` that gw writes is what a live
+//! rule without the flag means (an optional flag, off), so that is no change either.
 
 use super::diff::FieldDiff;
 use serde_json::Value;
@@ -21,22 +23,14 @@ pub fn changes(desired: &Value, live: &Value) -> Vec<FieldDiff> {
     ) {
         shares(d, l, &mut out);
     }
-    if let (Some(d), Some(l)) = (
-        at(desired, "/properties/circuitBreaker/rules"),
-        at(live, "/properties/circuitBreaker/rules"),
-    ) {
-        for (i, (dr, lr)) in d.iter().zip(l).enumerate() {
-            if unset(dr, "acceptRetryAfter")
-                && let Some(v) = set(lr, "acceptRetryAfter").filter(|v| **v != Value::Bool(false))
-            {
-                out.push(gone(
-                    format!("properties.circuitBreaker.rules[{i}].acceptRetryAfter"),
-                    v,
-                ));
-            }
-        }
-    }
     out
+}
+
+/// Whether `d` says only that live leaves out a flag gw writes as off.
+pub fn same_meaning(d: &FieldDiff) -> bool {
+    d.path.ends_with(".acceptRetryAfter")
+        && d.before.is_none()
+        && d.after == Some(Value::Bool(false))
 }
 
 /// Priorities when no desired member sets one; weights per desired priority group where no
@@ -170,22 +164,16 @@ mod tests {
 
     #[test]
     fn accept_retry_after_left_out_is_off() {
-        let breaker =
-            |rule: Value| json!({ "properties": { "circuitBreaker": { "rules": [rule] } } });
-        let desired = breaker(json!({ "name": "breaker" }));
-        assert!(
-            paths(
-                desired.clone(),
-                breaker(json!({ "acceptRetryAfter": false }))
-            )
-            .is_empty()
-        );
-        assert!(paths(desired.clone(), breaker(json!({}))).is_empty());
-        assert_eq!(
-            paths(desired, breaker(json!({ "acceptRetryAfter": true }))),
-            ["properties.circuitBreaker.rules[0].acceptRetryAfter"]
-        );
-        let declared = breaker(json!({ "acceptRetryAfter": true }));
-        assert!(paths(declared, breaker(json!({ "acceptRetryAfter": true }))).is_empty());
+        let off = super::FieldDiff {
+            path: "properties.circuitBreaker.rules[0].acceptRetryAfter".into(),
+            before: None,
+            after: Some(json!(false)),
+        };
+        assert!(super::same_meaning(&off));
+        let on = super::FieldDiff {
+            after: Some(json!(true)),
+            ..off
+        };
+        assert!(!super::same_meaning(&on));
     }
 }

@@ -168,8 +168,7 @@ pub struct BreakerSpec {
     pub status_codes: Option<Sp<Vec<Sp<Scalar>>>>,
     /// How long a tripped backend stays out of the pool.
     pub trip: Req<Scalar>,
-    /// Honour the backend's Retry-After instead of `trip`. Unset: not written (APIM's flag is
-    /// off); the default breaker of pool members sets it.
+    /// Honour the backend's Retry-After instead of `trip`. Default true.
     #[serde(default)]
     pub accept_retry_after: Option<bool>,
 }
