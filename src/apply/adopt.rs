@@ -1,6 +1,6 @@
 //! Adopting a grant that exists under another name (409 RoleAssignmentExists).
 
-use super::write::Written;
+use super::written::Written;
 use crate::arm::{ArmClient, ArmError, Live};
 use crate::graph::Resource;
 use serde_json::Value;

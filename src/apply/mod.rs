@@ -29,9 +29,11 @@ use std::time::{Duration, Instant};
 mod adopt;
 mod etags;
 mod write;
+mod written;
 
 use etags::refresh_etags;
-use write::{Written, write};
+use write::write;
+use written::Written;
 
 #[derive(Clone, Debug)]
 pub struct Options {

@@ -2,6 +2,7 @@
 //! PUTs of APIM entities, the wait for an account to settle, and the role-assignment retries.
 
 use super::adopt::adopt;
+use super::written::Written;
 use super::{Options, apim_child, is_repair};
 use crate::arm::{ArmClient, ArmError, Live};
 use crate::graph::refs;
@@ -10,25 +11,6 @@ use crate::plan::{Action, Change, SoftDeleteAction};
 use crate::report::{Event, Reporter};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-/// What one write did.
-pub(super) struct Written {
-    pub(super) live: Live,
-    /// The existing assignment adopted instead of creating a second one.
-    pub(super) adopted: Option<String>,
-    /// A Failed resource that read Succeeded on a second look.
-    pub(super) healed: bool,
-}
-
-impl From<Live> for Written {
-    fn from(live: Live) -> Self {
-        Written {
-            live,
-            adopted: None,
-            healed: false,
-        }
-    }
-}
 
 fn unknown_value(r: &Resource, body: &Value) -> Option<ArmError> {
     let mut left = Vec::new();

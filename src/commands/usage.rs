@@ -4,6 +4,7 @@
 //! those logs go.
 
 use super::connect;
+use super::usage_report::{Row, text_table};
 use crate::arm::{ArmClient, ArmError};
 use crate::cli::{Global, Output, UsageArgs};
 use crate::graph::{Graph, Kind};
@@ -52,18 +53,6 @@ pub fn query(since_secs: u64) -> String {
 | summarize Requests = count(), PromptTokens = sum(PromptTokens), CompletionTokens = sum(CompletionTokens), TotalTokens = sum(TotalTokens) by ApimSubscriptionId, ModelName, Region
 | order by TotalTokens desc"
     )
-}
-
-/// One line of the usage table.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Row {
-    pub subscription: String,
-    pub model: String,
-    pub region: String,
-    pub requests: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
 }
 
 /// The rows of a query answer (`tables[0]`), reading columns by name.
@@ -127,75 +116,6 @@ fn not_ingested(e: &ArmError) -> bool {
         && std::iter::once((a.code.as_str(), a.message.as_str()))
             .chain(a.details.iter().map(|(c, m)| (c.as_str(), m.as_str())))
             .any(|(c, m)| c == "SemanticError" && m.contains("ApiManagementGatewayLlmLog"))
-}
-
-pub fn text_table(rows: &[Row]) -> String {
-    let head = [
-        "SUBSCRIPTION",
-        "MODEL",
-        "REGION",
-        "REQUESTS",
-        "PROMPT",
-        "COMPLETION",
-        "TOTAL",
-    ];
-    let total = Row {
-        subscription: "total".into(),
-        model: String::new(),
-        region: String::new(),
-        requests: rows.iter().map(|r| r.requests).sum(),
-        prompt_tokens: rows.iter().map(|r| r.prompt_tokens).sum(),
-        completion_tokens: rows.iter().map(|r| r.completion_tokens).sum(),
-        total_tokens: rows.iter().map(|r| r.total_tokens).sum(),
-    };
-    let cells = |r: &Row| {
-        [
-            or_none(&r.subscription),
-            r.model.clone(),
-            r.region.clone(),
-            r.requests.to_string(),
-            r.prompt_tokens.to_string(),
-            r.completion_tokens.to_string(),
-            r.total_tokens.to_string(),
-        ]
-    };
-    let mut lines: Vec<[String; 7]> = vec![head.map(str::to_string)];
-    lines.extend(rows.iter().map(cells));
-    lines.push(cells(&total));
-    let widths: Vec<usize> = (0..7)
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for l in &lines {
-        let mut line = String::new();
-        for (i, c) in l.iter().enumerate() {
-            let pad = widths[i] - c.chars().count();
-            // Names left, numbers right.
-            if i < 3 {
-                line.push_str(&format!("{c}{}  ", " ".repeat(pad)));
-            } else {
-                line.push_str(&format!("{}{c}  ", " ".repeat(pad)));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// A request without an APIM subscription (an API that requires none).
-fn or_none(s: &str) -> String {
-    if s.is_empty() {
-        "(none)".into()
-    } else {
-        s.to_string()
-    }
 }
 
 pub fn run(g: &Global, args: &UsageArgs) -> anyhow::Result<ExitCode> {

@@ -1,9 +1,90 @@
-//! `gw usage --report FILE.html`: one self-contained page, a bar per subscription and model.
-//! Every value from the logs is escaped: subscription ids and model names are caller input.
+//! What `gw usage` shows: its rows as a text table, or (`--report FILE.html`) one
+//! self-contained page, a bar per subscription and model. Every value from the logs is
+//! escaped in the page: subscription ids and model names are caller input.
 
-use super::usage::{Row, text_table};
 use crate::render::escape::xml_attr as esc;
 use std::fmt::Write as _;
+
+/// One line of the usage table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Row {
+    pub subscription: String,
+    pub model: String,
+    pub region: String,
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+pub fn text_table(rows: &[Row]) -> String {
+    let head = [
+        "SUBSCRIPTION",
+        "MODEL",
+        "REGION",
+        "REQUESTS",
+        "PROMPT",
+        "COMPLETION",
+        "TOTAL",
+    ];
+    let total = Row {
+        subscription: "total".into(),
+        model: String::new(),
+        region: String::new(),
+        requests: rows.iter().map(|r| r.requests).sum(),
+        prompt_tokens: rows.iter().map(|r| r.prompt_tokens).sum(),
+        completion_tokens: rows.iter().map(|r| r.completion_tokens).sum(),
+        total_tokens: rows.iter().map(|r| r.total_tokens).sum(),
+    };
+    let cells = |r: &Row| {
+        [
+            or_none(&r.subscription),
+            r.model.clone(),
+            r.region.clone(),
+            r.requests.to_string(),
+            r.prompt_tokens.to_string(),
+            r.completion_tokens.to_string(),
+            r.total_tokens.to_string(),
+        ]
+    };
+    let mut lines: Vec<[String; 7]> = vec![head.map(str::to_string)];
+    lines.extend(rows.iter().map(cells));
+    lines.push(cells(&total));
+    let widths: Vec<usize> = (0..7)
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for l in &lines {
+        let mut line = String::new();
+        for (i, c) in l.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            // Names left, numbers right.
+            if i < 3 {
+                line.push_str(&format!("{c}{}  ", " ".repeat(pad)));
+            } else {
+                line.push_str(&format!("{}{c}  ", " ".repeat(pad)));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A request without an APIM subscription (an API that requires none).
+fn or_none(s: &str) -> String {
+    if s.is_empty() {
+        "(none)".into()
+    } else {
+        s.to_string()
+    }
+}
 
 pub fn html(rows: &[Row], since: &str, ingested: bool) -> String {
     let max = rows

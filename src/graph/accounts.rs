@@ -1,7 +1,7 @@
 //! Foundry accounts and their model deployments.
 
 use super::Kind;
-use super::build::{Builder, Ids, tags};
+use super::builder::{Builder, Ids, tags};
 use crate::model::Model;
 use serde_json::json;
 

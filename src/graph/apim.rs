@@ -1,7 +1,7 @@
 //! The APIM service, its identity's right to call each foundry's models, and its
 //! subscriptions (keys).
 
-use super::build::{Builder, Ids, role_assignment_name, tags};
+use super::builder::{Builder, Ids, role_assignment_name, tags};
 use super::refs::output_of;
 use super::{COGNITIVE_SERVICES_USER, Kind};
 use crate::model::Model;

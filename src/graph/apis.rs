@@ -1,7 +1,7 @@
 //! APIs, the operations they import, and their policies.
 
 use super::backends::target_address;
-use super::build::{Builder, Ids};
+use super::builder::{Builder, Ids};
 use super::{Kind, OWNER_DESCRIPTION};
 use crate::model::surface::{apim_path, template_params};
 use crate::model::{ApiOperation, Model};

@@ -1,6 +1,6 @@
 //! One backend per foundry that some API can reach, and the pools APIs use.
 
-use super::build::{Builder, Ids};
+use super::builder::{Builder, Ids};
 use super::refs::{id_of, output_of};
 use super::{Kind, OWNER_DESCRIPTION};
 use crate::model::{Model, duration};

@@ -11,12 +11,14 @@ mod apim;
 mod apis;
 mod backends;
 mod build;
+mod builder;
 mod kind;
 mod observability;
 pub mod refs;
 
 pub use crate::model::surface::apim_path;
-pub use build::{build, role_assignment_name};
+pub use build::build;
+pub use builder::role_assignment_name;
 pub use kind::Kind;
 pub use observability::{DIAGNOSTIC_SETTING, MONITORING_METRICS_PUBLISHER};
 

@@ -4,7 +4,7 @@
 //! sends gateway and LLM logs to dedicated tables.
 
 use super::OWNER_DESCRIPTION;
-use super::build::{Builder, role_assignment_name, tags};
+use super::builder::{Builder, role_assignment_name, tags};
 use super::kind::Kind;
 use super::refs::{id_of, output_of};
 use crate::model::Model;

@@ -202,7 +202,7 @@ pub(super) fn apis(
                 xml: String::new(),
             }),
             declared_operations,
-            // Set by `observability::tokens`, which reads them from the same spec.
+            // Set by `build` from `tokens::tokens`, which reads them from the same spec.
             token_limit: None,
             token_metrics: None,
         });

@@ -6,7 +6,7 @@
 
 use super::diags::Diags;
 use super::text::printable;
-use super::types::{Api, ApiType};
+use super::types::{Api, ApiType, Apim};
 use crate::spec::ApimSpec;
 
 /// The account root, the default.
@@ -95,6 +95,21 @@ pub(super) fn check_apis(d: &mut Diags, a: &ApimSpec, backend_path: &str, apis: 
 /// The API types a backend at `backend_path` serves: every type whose path runs through it.
 pub fn serves(backend_path: &str, t: &ApiType) -> bool {
     remaining(t.foundry_path(), backend_path).is_some()
+}
+
+impl Apim {
+    /// What an API of type `t` adds to the backend URL: its type's path minus
+    /// `backend_path` (`/openai` on the root, `` on a backend at `/openai`). The policy's
+    /// `rewrite-uri` prefixes the operation's URL with it.
+    pub fn path_on_backend(&self, t: &ApiType) -> &'static str {
+        remaining(t.foundry_path(), &self.backend_path)
+            .expect("a validated model's backend_path runs through every API's type path")
+    }
+
+    /// `backend_path` as appended to an account endpoint, which ends in `/` (`` or `openai`).
+    pub fn endpoint_suffix(&self) -> &str {
+        self.backend_path.trim_start_matches('/')
+    }
 }
 
 #[cfg(test)]

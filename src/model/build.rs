@@ -36,7 +36,13 @@ pub fn build(spec: &spec::Spec, ctx: &Context) -> Result<Model, Vec<Diagnostic>>
     pools.extend(derived);
     super::backend_path::check_apis(&mut d, &spec.apim, &apim.backend_path, &apis);
     let observability = super::observability::observability(&mut d, spec);
-    super::tokens::tokens(&mut d, spec, &mut apis, &observability, consumption);
+    for (name, (limit, metrics)) in super::tokens::tokens(&mut d, spec, &observability, consumption)
+    {
+        if let Some(api) = apis.iter_mut().find(|a| a.name == name) {
+            api.token_limit = limit;
+            api.token_metrics = metrics;
+        }
+    }
     backend_ids(&mut d, spec, &pools);
     breakers(&mut foundries, &pools, &apis, consumption);
     d.finish()?;

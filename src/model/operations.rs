@@ -3,7 +3,7 @@
 
 use super::diags::Diags;
 use super::names;
-use super::surface::{operations, template_params};
+use super::surface::{operations, route_shape, same_route, template_params};
 use super::types::{ApiOperation, ApiType};
 use crate::spec::{OperationSpec, Sp};
 use std::collections::BTreeMap;
@@ -172,19 +172,6 @@ pub fn renamed_parameter(api_type: &ApiType, method: &str, url: &str) -> Option<
         .zip(template_params(url))
         .find(|(want, got)| *want == READ_BY_NAME && want != got)
         .map(|(want, got)| (want.to_string(), got.to_string()))
-}
-
-/// Whether two templates are one route (parameter names aside).
-pub fn same_route(a: &str, b: &str) -> bool {
-    route_shape(a).eq_ignore_ascii_case(&route_shape(b))
-}
-
-/// The template with its parameter names dropped: `/a/{x}` and `/a/{y}` are one route.
-fn route_shape(url: &str) -> String {
-    url.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! the model list) from one that forgot it. The cost is keeping this table up to date with
 //! the data plane (Azure OpenAI 2024-10-21 GA and 2025-03-01-preview, the v1 API).
 
-use super::{Api, ApiType};
+use super::{Api, ApiOperation, ApiType};
 
 /// Where a request names the model it asks for. The gateway tries, in order: the URL's
 /// `deployment-id`, the JSON body's `model`, a multipart form's `model` field; an
@@ -404,6 +404,49 @@ pub fn match_template(template: &str, rest: &str) -> Option<Vec<(String, String)
             _ => return None,
         }
     }
+}
+
+impl Api {
+    /// The operations APIM imports for this API: the spec's, else the type's whole surface.
+    pub fn operations(&self) -> Vec<ApiOperation> {
+        match &self.declared_operations {
+            Some(ops) => ops.clone(),
+            None => operations(&self.api_type)
+                .iter()
+                .map(|o| ApiOperation {
+                    name: o.name.into(),
+                    display: o.display.into(),
+                    method: o.method.into(),
+                    url: o.url.into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The name APIM gives the operation that serves the table's `op` on this API: its own
+    /// when gw declares the operations, else the declared one with the same method and
+    /// template (parameter names aside), if any.
+    pub fn operation_name_for(&self, op: &Operation) -> Option<String> {
+        let Some(ops) = &self.declared_operations else {
+            return Some(op.name.to_string());
+        };
+        ops.iter()
+            .find(|d| d.method.eq_ignore_ascii_case(op.method) && same_route(&d.url, op.url))
+            .map(|d| d.name.clone())
+    }
+}
+
+/// Whether two templates are one route (parameter names aside).
+pub fn same_route(a: &str, b: &str) -> bool {
+    route_shape(a).eq_ignore_ascii_case(&route_shape(b))
+}
+
+/// The template with its parameter names dropped: `/a/{x}` and `/a/{y}` are one route.
+pub(super) fn route_shape(url: &str) -> String {
+    url.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use super::diags::{Diags, listing};
 use super::observability::Observability;
-use super::types::Api;
 use crate::diag::did_you_mean;
 use crate::spec::{self, Loc, Sp};
 
@@ -100,14 +99,17 @@ pub struct TokenMetrics {
     pub dimensions: Vec<Dimension>,
 }
 
-/// Sets each API's token limit and token metrics from its spec.
+/// An API's token limit and token metrics.
+pub(super) type Governance = (Option<TokenLimit>, Option<TokenMetrics>);
+
+/// Each API's token limit and token metrics from its spec, by API name.
 pub(super) fn tokens(
     d: &mut Diags,
     spec: &spec::Spec,
-    apis: &mut [Api],
     obs: &Observability,
     consumption: bool,
-) {
+) -> Vec<(String, Governance)> {
+    let mut out = Vec::new();
     for (key, a) in spec.apis.iter() {
         let path = format!("apis.{}", key.value);
         let limit = a
@@ -120,11 +122,9 @@ pub(super) fn tokens(
             }
             token_metrics(d, m, &path)
         });
-        if let Some(api) = apis.iter_mut().find(|x| x.name == key.value) {
-            api.token_limit = limit;
-            api.token_metrics = metrics;
-        }
+        out.push((key.value.clone(), (limit, metrics)));
     }
+    out
 }
 
 fn no_app_insights(d: &mut Diags, loc: Loc, path: &str) {

@@ -94,21 +94,6 @@ pub struct Apim {
     pub name_loc: Loc,
 }
 
-impl Apim {
-    /// What an API of type `t` adds to the backend URL: its type's path minus
-    /// `backend_path` (`/openai` on the root, `` on a backend at `/openai`). The policy's
-    /// `rewrite-uri` prefixes the operation's URL with it.
-    pub fn path_on_backend(&self, t: &ApiType) -> &'static str {
-        super::backend_path::remaining(t.foundry_path(), &self.backend_path)
-            .expect("a validated model's backend_path runs through every API's type path")
-    }
-
-    /// `backend_path` as appended to an account endpoint, which ends in `/` (`` or `openai`).
-    pub fn endpoint_suffix(&self) -> &str {
-        self.backend_path.trim_start_matches('/')
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Subscription {
     pub name: String,
@@ -246,39 +231,6 @@ pub struct ApiOperation {
     pub method: String,
     /// The URL template after the API's path.
     pub url: String,
-}
-
-impl Api {
-    /// The operations APIM imports for this API: the spec's, else the type's whole surface.
-    pub fn operations(&self) -> Vec<ApiOperation> {
-        match &self.declared_operations {
-            Some(ops) => ops.clone(),
-            None => super::surface::operations(&self.api_type)
-                .iter()
-                .map(|o| ApiOperation {
-                    name: o.name.into(),
-                    display: o.display.into(),
-                    method: o.method.into(),
-                    url: o.url.into(),
-                })
-                .collect(),
-        }
-    }
-
-    /// The name APIM gives the operation that serves the table's `op` on this API: its own
-    /// when gw declares the operations, else the declared one with the same method and
-    /// template (parameter names aside), if any.
-    pub fn operation_name_for(&self, op: &super::surface::Operation) -> Option<String> {
-        let Some(ops) = &self.declared_operations else {
-            return Some(op.name.to_string());
-        };
-        ops.iter()
-            .find(|d| {
-                d.method.eq_ignore_ascii_case(op.method)
-                    && super::operations::same_route(&d.url, op.url)
-            })
-            .map(|d| d.name.clone())
-    }
 }
 
 /// A policy file the spec names: its path as written and, once `model::load` has read it

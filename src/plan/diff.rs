@@ -10,14 +10,7 @@ use crate::graph::refs;
 use crate::render::xml;
 use serde_json::Value;
 
-/// One changed field. `before` is None when the field is absent live; `after` is None when
-/// gw no longer declares it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FieldDiff {
-    pub path: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-}
+pub use super::types::FieldDiff;
 
 /// Keys whose values ARM treats as case-insensitive.
 fn case_insensitive(key: &str) -> bool {

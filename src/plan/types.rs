@@ -1,8 +1,16 @@
 //! The plan as data (`../design/cli.md`, "Plan JSON"): what apply will do, per resource.
 
-use super::diff::FieldDiff;
 use crate::graph::Kind;
 use serde::{Deserialize, Serialize};
+
+/// One changed field. `before` is None when the field is absent live; `after` is None when
+/// gw no longer declares it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub path: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -11,7 +11,7 @@
 //! The other way round, a breaker's `acceptRetryAfter: false` that gw writes is what a live
 //! rule without the flag means (an optional flag, off), so that is no change either.
 
-use super::diff::FieldDiff;
+use super::types::FieldDiff;
 use serde_json::Value;
 
 /// The changes to fields the desired body leaves out and live sets to something else.
