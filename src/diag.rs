@@ -1,8 +1,21 @@
 //! Diagnostics about the spec: what is wrong, where (file:line:column and the field path),
 //! and how to fix it, drawn with an excerpt and a caret under the offending value.
 
-use crate::spec::Loc;
 use std::fmt::Write as _;
+
+/// A 1-based line and column in the spec file. `Loc::default()` (0:0) means "unknown",
+/// e.g. a default that was never written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Loc {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Loc {
+    pub fn is_known(&self) -> bool {
+        self.line > 0
+    }
+}
 
 /// The spec file's name (as the user gave it) and its text.
 #[derive(Clone, Debug)]

@@ -100,10 +100,10 @@ proptest! {
             return Ok(()); // refused, with a located error (tests/validate.rs checks those)
         };
         let g = graph::build(&m);
-        render::policy::check_all(&g).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        render::policies::check_all(&g).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let files = render::render(&m, &g, &file);
         for (path, text) in files.iter().filter(|(p, _)| p.ends_with(".xml")) {
-            render::policy::check(text).map_err(|e| TestCaseError::fail(format!("{path}: {e}\n{text}")))?;
+            gw::policy::check(text).map_err(|e| TestCaseError::fail(format!("{path}: {e}\n{text}")))?;
         }
         let resources = g.written().count() - 1; // the resource group is not in the templates
         check_bicep(&files["main.bicep"], resources).map_err(|e| TestCaseError::fail(format!("main.bicep: {e}\n{}", files["main.bicep"])))?;

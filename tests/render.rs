@@ -5,8 +5,9 @@
 use crate::support::cli::{EXAMPLES, example, gw};
 use gw::diag::Source;
 use gw::graph::{self, Kind};
+use gw::markup::xml;
 use gw::model::{self, Context, Model, Routing};
-use gw::render::{self, xml};
+use gw::render;
 use std::collections::BTreeMap;
 
 const SUB: &str = "11111111-2222-3333-4444-555555555555";
@@ -547,7 +548,7 @@ fn backends_at_openai_render_there_and_the_policy_forwards_operations_as_they_ar
     );
     let policy = &out["policies/inference.xml"];
     assert!(!policy.contains("<rewrite-uri"), "{policy}");
-    render::policy::check(policy).expect("a policy APIM accepts");
+    gw::policy::check(policy).expect("a policy APIM accepts");
     // At the root (the example as it is), the policy adds the type's path.
     let root = &files("model-routing")["policies/inference.xml"];
     assert!(

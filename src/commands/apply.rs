@@ -32,7 +32,7 @@ pub fn run(g: &Global, a: &ApplyArgs) -> anyhow::Result<ExitCode> {
             Ok(x) => x,
             Err(code) => return Ok(code),
         };
-        crate::render::policy::check_all(&graph)?;
+        crate::render::policies::check_all(&graph)?;
         // With or without a saved plan, what runs is computed here from the spec and what is
         // live now; a saved plan only has to agree with it.
         let mut plan = plan::assemble(&model, &graph, &source.text, &live, Options { purge_soft_deleted: a.purge_soft_deleted });

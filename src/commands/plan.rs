@@ -44,7 +44,7 @@ pub fn run(g: &Global, a: &PlanArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let graph = crate::graph::build(&model);
-    crate::render::policy::check_all(&graph)?;
+    crate::render::policies::check_all(&graph)?;
     let mut plan = plan::assemble(&model, &graph, &source.text, &live, opts);
     let skipped = if a.offline {
         Some("--offline: nothing was read from Azure")

@@ -15,7 +15,7 @@ pub fn run(g: &Global, a: &RenderArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let graph = crate::graph::build(&model);
-    crate::render::policy::check_all(&graph)?;
+    crate::render::policies::check_all(&graph)?;
     let spec_name = g
         .file
         .file_name()

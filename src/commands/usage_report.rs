@@ -2,7 +2,7 @@
 //! self-contained page, a bar per subscription and model. Every value from the logs is
 //! escaped in the page: subscription ids and model names are caller input.
 
-use crate::render::escape::xml_attr as esc;
+use crate::markup::escape::xml_attr as esc;
 use std::fmt::Write as _;
 
 /// One line of the usage table.

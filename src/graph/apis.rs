@@ -50,7 +50,7 @@ pub(super) fn build(b: &mut Builder, model: &Model, ids: &Ids) {
         }
         let xml = match &api.custom_policy {
             Some(p) => p.xml.clone(),
-            None => crate::render::policy::render(model, api),
+            None => crate::policy::render(model, api),
         };
         let mut deps = vec![addr.clone()];
         deps.extend(model.api_targets(api).iter().map(|t| target_address(t)));
@@ -143,7 +143,7 @@ mod tests {
         );
         // gw's policy sends a stored-response read (it names no model) by the cookie or to
         // the default target: it must know the operation by the name this API gives it.
-        let xml = crate::render::policy::render(&m, &m.apis[0]);
+        let xml = crate::policy::render(&m, &m.apis[0]);
         assert!(
             xml.contains("context.Operation.Id == \"Responses_Get\""),
             "{xml}"

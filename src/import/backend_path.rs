@@ -180,7 +180,7 @@ mod tests {
             fitted.contains(r#"template="@("/openai" + context.Operation.UrlTemplate)""#),
             "{fitted}"
         );
-        assert!(crate::render::policy::check(&fitted).is_ok(), "{fitted}");
+        assert!(crate::policy::check(&fitted).is_ok(), "{fitted}");
         // A policy that rewrites the path itself is its author's.
         let own = xml.replace("<base />", "<base />\n<rewrite-uri template=\"/x\" />");
         assert_eq!(fit_to_root_backends(&own, "/openai"), None);

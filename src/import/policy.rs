@@ -4,7 +4,7 @@
 //! lab's `set-backend-service` plus `retry`). What it finds is a guess that `import` then
 //! checks by rendering gw's policy for it and comparing.
 
-use crate::render::xml::mask_expressions;
+use crate::markup::xml::mask_expressions;
 
 /// The routing a policy expresses.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -74,7 +74,7 @@ fn read_policies(model: &mut Model, source: &Source) -> Result<(), Vec<Diagnosti
         let problem = match std::fs::read_to_string(&file) {
             Ok(xml)
                 if roxmltree::Document::parse(
-                    &crate::render::xml::mask_expressions(&xml)
+                    &crate::markup::xml::mask_expressions(&xml)
                         .map(|m| m.0)
                         .unwrap_or_default(),
                 )

@@ -1,5 +1,5 @@
 //! What a spec string may contain, whatever field it is in. Spec text reaches policy XML and
-//! its C# expressions, Bicep, ARM JSON and the terminal; `render/escape.rs` escapes it for each
+//! its C# expressions, Bicep, ARM JSON and the terminal; `markup/escape.rs` escapes it for each
 //! of those, and these rules refuse what no escaping makes right:
 //!
 //! - control characters (a line break inside a C# string or a Bicep comment, terminal escapes),

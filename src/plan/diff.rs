@@ -7,7 +7,7 @@
 //! subset (tags someone else added are theirs), and policy XML by meaning (see `policy_equal`).
 
 use crate::graph::refs;
-use crate::render::xml;
+use crate::markup::xml;
 use serde_json::Value;
 
 pub use super::types::FieldDiff;

@@ -1,10 +1,10 @@
 //! Graph -> ARM deployment template (`main.json`), built from serde values, not text.
 //! Resource-group scope: `az deployment group create` deploys it into an existing group.
 
-use super::escape::arm_literal;
 use super::portable;
 use crate::graph::refs::{self, Ref};
 use crate::graph::{Graph, Kind, Resource};
+use crate::markup::escape::arm_literal;
 use serde_json::{Map, Value, json};
 
 /// `[resourceId(...)]` without brackets, for the resource at `address`.

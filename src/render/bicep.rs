@@ -2,9 +2,9 @@
 //! api-versions as the graph; references become symbolic (`apim.identity.principalId`), so
 //! Bicep derives the same dependencies.
 
-use super::templates::code;
 use crate::graph::refs::{self, Ref};
 use crate::graph::{Graph, Kind, Resource};
+use crate::markup::templates::code;
 use minijinja::context;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,8 +52,8 @@ impl Symbols {
     }
 }
 
-use super::escape::bicep_key as key;
-pub use super::escape::bicep_string as string;
+use crate::markup::escape::bicep_key as key;
+pub use crate::markup::escape::bicep_string as string;
 
 /// Writes a JSON value as Bicep, references as symbolic expressions.
 fn value(syms: &Symbols, v: &Value, indent: usize, out: &mut String) {
@@ -228,7 +228,7 @@ pub fn render(graph: &Graph, spec_name: &str, header: &str) -> String {
             .find(|r| r.kind == Kind::Component)
             .map(|r| code(format!("{}.name", syms.of(&r.address)))),
     };
-    super::templates::env()
+    crate::markup::templates::env()
         .get_template("main.bicep")
         .and_then(|t| t.render(ctx))
         .expect("the Bicep template renders with a complete context")

@@ -3,13 +3,9 @@
 
 pub mod arm;
 pub mod bicep;
-pub mod escape;
-pub mod policy;
+pub mod policies;
 pub mod portable;
 pub mod requests;
-pub mod templates;
-pub mod tokens;
-pub mod xml;
 
 use crate::graph::{Graph, Kind};
 use crate::model::Model;

@@ -389,7 +389,7 @@ mod tests {
         for name in ["model-routing", "azure-ai", "session-affinity"] {
             let m = example(name);
             for api in &m.apis {
-                let xml = crate::render::policy::render(&m, api);
+                let xml = crate::policy::render(&m, api);
                 let Routing::ByModel { .. } = api.routing else {
                     continue;
                 };
@@ -418,7 +418,7 @@ mod tests {
         for name in ["load-balancing", "model-routing", "session-affinity"] {
             let m = example(name);
             for api in &m.apis {
-                let xml = crate::render::policy::render(&m, api);
+                let xml = crate::policy::render(&m, api);
                 match m.exhausted_retry_after(api) {
                     Some(secs) => assert!(
                         xml.contains(&format!("Retry after {secs} seconds.")),

@@ -4,22 +4,9 @@
 //! need on top: a JSON Schema that is just `T`'s (editors should not see the span), and a
 //! compact `Loc` that the diagnostics can point at.
 
+pub use crate::diag::Loc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
-
-/// A 1-based line and column in the spec file. `Loc::default()` (0:0) means "unknown",
-/// e.g. a default that was never written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Loc {
-    pub line: u32,
-    pub column: u32,
-}
-
-impl Loc {
-    pub fn is_known(&self) -> bool {
-        self.line > 0
-    }
-}
 
 impl From<serde_saphyr::Location> for Loc {
     fn from(l: serde_saphyr::Location) -> Self {

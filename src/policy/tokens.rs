@@ -1,8 +1,8 @@
 //! The token policies of one API (`templates/tokens.xml.j2`): `llm-token-limit` and
 //! `llm-emit-token-metric`, attributes as `../design/ai-gateway.md` §1 and §2 give them.
 
-use super::escape::{cs_string, xml_attr};
-use super::templates::code;
+use crate::markup::escape::{cs_string, xml_attr};
+use crate::markup::templates::code;
 use crate::model::{Api, Counter, Dimension, TokenLimit};
 use minijinja::{Value, context};
 
