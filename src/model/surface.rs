@@ -423,6 +423,19 @@ impl Api {
         }
     }
 
+    /// Whether the API has an operation for `method url` (a template as the table writes it):
+    /// every table operation when gw declares them, else one the spec declares on that route.
+    pub fn has_route(&self, method: &str, url: &str) -> bool {
+        match &self.declared_operations {
+            None => operations(&self.api_type)
+                .iter()
+                .any(|o| o.method == method && o.url == url),
+            Some(ops) => ops
+                .iter()
+                .any(|d| d.method.eq_ignore_ascii_case(method) && same_route(&d.url, url)),
+        }
+    }
+
     /// The name APIM gives the operation that serves the table's `op` on this API: its own
     /// when gw declares the operations, else the declared one with the same method and
     /// template (parameter names aside), if any.

@@ -267,6 +267,17 @@ async fn verify_api(
                 continue;
             }
             seen.push(p);
+            let route = match api.api_type {
+                ApiType::OpenAi => "/v1/responses",
+                _ => "/responses",
+            };
+            if !api.has_route("POST", route) {
+                checks.push(surface::not_declared(
+                    &format!("affinity {p}"),
+                    &format!("POST {route}"),
+                ));
+                continue;
+            }
             checks
                 .push(affinity_check(api, m, p, cookie, opts.requests.clamp(1, 10), probe).await?);
         }
