@@ -363,3 +363,139 @@ fn llm_logs(e: &Estate, notes: &mut Vec<String>) -> Option<LlmLogs> {
         max_bytes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RG: &str = "/subscriptions/s/resourceGroups/rg";
+
+    fn component(name: &str, workspace: &str) -> Value {
+        json!({ "id": format!("{RG}/providers/Microsoft.Insights/components/{name}"), "name": name,
+                "location": "eastus", "properties": { "WorkspaceResourceId": workspace } })
+    }
+
+    fn workspace(name: &str, days: Value) -> Value {
+        json!({ "id": format!("{RG}/providers/Microsoft.OperationalInsights/workspaces/{name}"), "name": name,
+                "location": "eastus", "properties": { "retentionInDays": days } })
+    }
+
+    fn estate() -> Estate {
+        Estate {
+            group: Some(json!({ "location": "eastus" })),
+            ..Estate::default()
+        }
+    }
+
+    #[test]
+    fn without_a_diagnostic_setting_the_workspace_is_the_components() {
+        let law = workspace("law-a", json!(90));
+        let mut e = estate();
+        e.workspaces = vec![law.clone()];
+        e.components = vec![component("appi-a", law["id"].as_str().unwrap())];
+        e.loggers = vec![json!({ "name": "appinsights-logger", "properties": {
+            "loggerType": "applicationInsights", "resourceId": e.components[0]["id"] } })];
+        let o = Observability::read(&e);
+        assert_eq!(
+            o.workspace,
+            Some(Workspace::Named {
+                name: "law-a".into(),
+                retention_days: Some(90)
+            })
+        );
+        assert_eq!(o.app_insights.as_deref(), Some("appi-a"));
+        assert_eq!(o.llm_logs, None);
+        // The lab's logger is not gw's; gw adds its own beside it.
+        assert_eq!(
+            o.notes,
+            vec![
+                "Logger `appinsights-logger` (applicationInsights) is not one gw writes: left alone."
+            ]
+        );
+        // Neither carries gw's tag: adopting them marks them.
+        assert_eq!(
+            o.foreign,
+            vec!["workspace law-a", "Application Insights appi-a"]
+        );
+    }
+
+    #[test]
+    fn llm_logs_read_as_gw_writes_them_and_one_size_is_kept() {
+        let mut e = estate();
+        e.diagnostic_settings = vec![json!({ "name": "gw-gateway-logs",
+            "properties": { "workspaceId": format!("{RG}/providers/Microsoft.OperationalInsights/workspaces/law") } })];
+        e.diagnostics = vec![
+            json!({ "name": "azuremonitor", "properties": { "largeLanguageModel": {
+            "logs": "enabled",
+            "requests": { "messages": "all", "maxSizeInBytes": 1024 },
+            "responses": { "messages": "all", "maxSizeInBytes": 2048 } } } }),
+        ];
+        let o = Observability::read(&e);
+        // The workspace is not in the group's list: named by id.
+        assert!(
+            matches!(o.workspace, Some(Workspace::Id(_))),
+            "{:?}",
+            o.workspace
+        );
+        assert_eq!(
+            o.llm_logs,
+            Some(LlmLogs {
+                prompts: true,
+                completions: true,
+                max_bytes: Some(1024)
+            })
+        );
+        assert!(
+            o.notes[0]
+                .starts_with("Prompts are logged up to 1024 bytes and completions up to 2048"),
+            "{:?}",
+            o.notes
+        );
+        // Logging off, or no workspace to send it to: no llm_logs.
+        e.diagnostics[0]["properties"]["largeLanguageModel"]["logs"] = json!("disabled");
+        assert_eq!(Observability::read(&e).llm_logs, None);
+        e.diagnostics[0]["properties"]["largeLanguageModel"]["logs"] = json!("enabled");
+        e.diagnostic_settings.clear();
+        let o = Observability::read(&e);
+        assert_eq!(o.llm_logs, None);
+        assert!(
+            o.notes.iter().any(|n| n.contains("`llm_logs` is left out")),
+            "{:?}",
+            o.notes
+        );
+    }
+
+    #[test]
+    fn odd_shapes_from_azure_are_left_out_not_a_panic() {
+        let mut e = estate();
+        e.workspaces = vec![workspace("law-b", json!("ninety")), json!(42)];
+        e.components = vec![json!({ "name": ["x"] })];
+        e.loggers = vec![
+            json!({ "properties": { "loggerType": "applicationInsights", "resourceId": 7 } }),
+            json!(null),
+        ];
+        e.diagnostic_settings =
+            vec![json!({ "name": "s", "properties": { "workspaceId": "not an id" } })];
+        e.diagnostics =
+            vec![json!({ "name": "azuremonitor", "properties": { "largeLanguageModel": "on" } })];
+        let o = Observability::read(&e);
+        assert_eq!(o.workspace, None);
+        assert_eq!(o.app_insights, None);
+        assert_eq!(o.llm_logs, None);
+        assert!(
+            o.notes
+                .iter()
+                .any(|n| n.contains("not a workspace id a spec can hold")),
+            "{:?}",
+            o.notes
+        );
+        let mut y = Yaml::default();
+        o.write(&mut y);
+        assert!(
+            y.finish()
+                .lines()
+                .all(|l| l.is_empty() || l.starts_with("# Observability: "))
+        );
+    }
+}

@@ -328,3 +328,165 @@ impl Tokens {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Counter;
+    use crate::render::tokens::counter_key;
+
+    fn read(inbound: &str) -> (Tokens, Vec<String>) {
+        let xml = format!(
+            "<policies><inbound><base />{inbound}</inbound><backend><forward-request /></backend></policies>"
+        );
+        let r = super::super::policy::recognise(&xml).expect("XML");
+        (r.tokens, r.unexpressed)
+    }
+
+    #[test]
+    fn every_counter_key_gw_writes_reads_back_as_its_per() {
+        for (c, per) in [
+            (Counter::Subscription, "subscription"),
+            (Counter::Ip, "ip"),
+            (Counter::Header("x-team".into()), "header:x-team"),
+            // gw escapes `&` in C# strings; the header name is read back unescaped.
+            (Counter::Header("x&team".into()), "header:x&team"),
+        ] {
+            let key = counter_key("inference", &c);
+            assert_eq!(counter(&key).as_deref(), Some(per), "{key}");
+        }
+        // The labs' key, without gw's API prefix.
+        assert_eq!(
+            counter("context.Subscription.Id").as_deref(),
+            Some("subscription")
+        );
+        assert_eq!(counter("context.Product.Id"), None);
+        assert_eq!(counter(r#""a:" + context.Request.Headers["x"]"#), None);
+        assert_eq!(
+            counter(r#""unterminated + context.Request.IpAddress"#),
+            None
+        );
+    }
+
+    #[test]
+    fn the_token_rate_limiting_labs_limit_is_read_and_what_a_spec_lacks_is_said() {
+        let (t, notes) = read(
+            r#"<set-backend-service backend-id="openai-backend-pool" />
+            <llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="100" estimate-prompt-tokens="false" remaining-tokens-variable-name="remainingTokens" />"#,
+        );
+        assert_eq!(
+            t.limit,
+            Some(Limit {
+                per: "subscription".into(),
+                tokens_per_minute: Some(100),
+                estimate_prompt_tokens: false,
+                ..Limit::default()
+            })
+        );
+        assert_eq!(
+            notes,
+            vec!["a `llm-token-limit` attribute `remaining-tokens-variable-name`".to_string()]
+        );
+        // The older name reads the same.
+        let (t, _) = read(
+            r#"<azure-openai-token-limit counter-key="@(context.Subscription.Id)" token-quota="5000" token-quota-period="Weekly" estimate-prompt-tokens="true" />"#,
+        );
+        let l = t.limit.unwrap();
+        assert_eq!(l.quota, Some((5000, "weekly".into())));
+        assert!(l.estimate_prompt_tokens);
+    }
+
+    #[test]
+    fn the_token_metrics_labs_dimensions_map_where_a_spec_has_them() {
+        let (t, notes) = read(
+            r#"<azure-openai-emit-token-metric namespace="openai">
+                <dimension name="Subscription ID" />
+                <dimension name="Client IP" value="@(context.Request.IpAddress)" />
+                <dimension name="API ID" />
+                <dimension name="User ID" value="@(context.Request.Headers.GetValueOrDefault("x-user-id", "N/A"))" />
+            </azure-openai-emit-token-metric>"#,
+        );
+        let m = t.metrics.unwrap();
+        assert_eq!(m.namespace, "openai");
+        assert_eq!(
+            m.dimensions,
+            vec![Dimension::Subscription, Dimension::ClientIp, Dimension::Api]
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("a token metric dimension `User ID` = `context.Request.Headers"),
+            "{notes:?}"
+        );
+        // Without a namespace, APIM's default, which a spec must then name.
+        let (t, _) =
+            read(r#"<llm-emit-token-metric><dimension name="Location" /></llm-emit-token-metric>"#);
+        assert_eq!(t.metrics.unwrap().namespace, "API Management");
+    }
+
+    #[test]
+    fn limits_a_spec_cannot_hold_are_notes_not_guesses() {
+        // finops: one limit per product, inside a `choose`.
+        let (t, notes) = read(
+            r#"<choose><when condition="@((string)context.Product?.Id == &quot;gold&quot;)">
+                <llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="10" estimate-prompt-tokens="false" />
+            </when></choose>"#,
+        );
+        assert_eq!(t.limit, None);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("a `llm-token-limit` inside `when`")),
+            "{notes:?}"
+        );
+        // Numbers as expressions, a quota without a period, odd values: no limit, no panic.
+        let (t, notes) = read(
+            r#"<llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="@(10 * 2)" token-quota="500" estimate-prompt-tokens="maybe" remaining-tokens-header-name="bad header" />"#,
+        );
+        assert_eq!(t.limit, None);
+        assert!(
+            notes.contains(&"a `llm-token-limit` tokens-per-minute of `10 * 2`".to_string()),
+            "{notes:?}"
+        );
+        assert!(
+            notes.contains(&"a `llm-token-limit` token-quota without a period".to_string()),
+            "{notes:?}"
+        );
+        let (t, notes) = read(
+            r#"<llm-token-limit counter-key="@(context.Request.IpAddress)" tokens-per-minute="7" token-quota-period="Fortnightly" />
+               <llm-token-limit counter-key="@(context.Request.IpAddress)" tokens-per-minute="8" />"#,
+        );
+        assert_eq!(
+            t.limit.map(|l| (l.per, l.tokens_per_minute)),
+            Some(("ip".into(), Some(7)))
+        );
+        assert!(
+            notes.contains(&"a `llm-token-limit` token-quota-period of `Fortnightly`".to_string()),
+            "{notes:?}"
+        );
+        assert!(
+            notes.contains(&"a second `llm-token-limit` (a spec has one per API)".to_string()),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn what_the_rest_of_the_spec_refuses_is_dropped_with_a_note() {
+        let mut t = Tokens {
+            limit: Some(Limit {
+                per: "subscription".into(),
+                tokens_per_minute: Some(1),
+                ..Limit::default()
+            }),
+            metrics: Some(Metrics {
+                namespace: "gw".into(),
+                dimensions: vec![Dimension::Api],
+            }),
+        };
+        let mut notes = Vec::new();
+        t.settle(false, false, false, &mut notes);
+        assert_eq!(t, Tokens::default());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("takes no subscription key"));
+        assert!(notes[1].contains("`token_metrics` need `observability.app_insights`"));
+    }
+}
