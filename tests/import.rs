@@ -832,3 +832,46 @@ fn a_workspace_outside_the_group_imports_by_id_and_what_gw_does_not_write_is_a_c
     let p = plan(&az, dir.path());
     assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
 }
+
+#[test]
+fn the_token_rate_limiting_labs_limit_is_read_and_its_policy_kept() {
+    let az = Azure::deployed("load-balancing");
+    let policy_id = az.put_id("/apis/inference/policies/policy");
+    // The load-balancing lab's policy (on this estate's pool) with the token-rate-limiting
+    // lab's limit after routing.
+    let line = r#"<set-backend-service backend-id="inference-backend-pool" />"#;
+    let lab = include_str!("fixtures/labs/load-balancing.xml")
+        .replace("openai-backend-pool", "inference-backend-pool")
+        .replacen(
+        line,
+        &format!("{line}\n        <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"100\" estimate-prompt-tokens=\"false\" remaining-tokens-variable-name=\"remainingTokens\" />"),
+        1,
+    );
+    let mut body = az.arm.get_resource(&policy_id).unwrap();
+    body["properties"]["value"] = serde_json::json!(lab);
+    az.arm.set_resource(&policy_id, body);
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = import(&az, dir.path(), "lab-load-balancing", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+    assert!(
+        yaml.contains(
+            "    token_limit:\n      tokens_per_minute: 100\n      estimate_prompt_tokens: false\n"
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("    # Its policy has a `llm-token-limit` attribute `remaining-tokens-variable-name`: not expressible in a spec.\n"),
+        "{yaml}"
+    );
+    // gw's key is per API (`"inference:" + ...`): not the lab's, so the lab's policy is kept.
+    assert!(
+        yaml.contains("    policy: policies/inference.xml\n"),
+        "{yaml}"
+    );
+    let kept = std::fs::read_to_string(dir.path().join("policies/inference.xml")).unwrap();
+    assert_eq!(kept, lab);
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+}

@@ -4,7 +4,7 @@
 //! (`counter-key="@(context.Subscription.Id)"`). What a spec cannot say is a sentence for the
 //! YAML; whether gw's rendering is exactly the live policy is `import`'s forward check.
 
-use super::yaml::{Yaml, list, scalar};
+use super::yaml::{Yaml, list};
 use crate::model::{
     DIMENSIONS, Dimension, MAX_DIMENSIONS, holdable, is_header_name, is_metric_namespace,
 };
@@ -44,15 +44,17 @@ pub struct Tokens {
     pub metrics: Option<Metrics>,
 }
 
-/// The token policies among `inbound`'s children. `expr` turns an attribute value into its
-/// expression text (`@(x)` -> `x`); what a spec cannot hold goes to `unexpressed`, phrased to
-/// follow "Its policy has".
+/// The token policies of `inbound`: the first of each kind among its children (one nested
+/// deeper, or a second one, is a note). `expr` turns an attribute value into its expression
+/// text (`@(x)` -> `x`); what a spec cannot hold goes to `unexpressed`, phrased to follow
+/// "Its policy has".
 pub fn recognise(
     inbound: Node,
     expr: &dyn Fn(&str) -> String,
     unexpressed: &mut Vec<String>,
 ) -> Tokens {
     let mut out = Tokens::default();
+    let (mut seen_limit, mut seen_metric) = (false, false);
     for n in inbound.descendants().filter(|n| n.is_element()) {
         let tag = n.tag_name().name();
         let (is_limit, is_metric) = (LIMITS.contains(&tag), METRICS.contains(&tag));
@@ -64,9 +66,11 @@ pub fn recognise(
                 "a `{tag}` inside `{}` (a spec's token policies apply to every request of the API)",
                 n.parent_element().map_or("", |p| p.tag_name().name())
             ));
-        } else if is_limit && out.limit.is_none() {
+        } else if is_limit && !seen_limit {
+            seen_limit = true;
             out.limit = limit(n, expr, unexpressed);
-        } else if is_metric && out.metrics.is_none() {
+        } else if is_metric && !seen_metric {
+            seen_metric = true;
             out.metrics = metrics(n, expr, unexpressed);
         } else {
             unexpressed.push(format!("a second `{tag}` (a spec has one per API)"));
@@ -126,6 +130,9 @@ fn limit(n: Node, expr: &dyn Fn(&str) -> String, unexpressed: &mut Vec<String>) 
         (None, Some(_)) => None,
     };
     if tokens_per_minute.is_none() && quota.is_none() {
+        unexpressed.push(format!(
+            "a `{tag}` without a rate or a quota a spec can hold"
+        ));
         return None;
     }
     let estimate_prompt_tokens = match n.attribute("estimate-prompt-tokens") {
@@ -147,8 +154,13 @@ fn limit(n: Node, expr: &dyn Fn(&str) -> String, unexpressed: &mut Vec<String>) 
         }
     };
     let remaining_tokens_header = header("remaining-tokens-header-name");
-    let remaining_quota_header =
-        header("remaining-quota-tokens-header-name").filter(|_| quota.is_some());
+    let mut remaining_quota_header = header("remaining-quota-tokens-header-name");
+    if remaining_quota_header.is_some() && quota.is_none() {
+        remaining_quota_header = None;
+        unexpressed.push(format!(
+            "a `{tag}` remaining-quota-tokens-header-name without a quota"
+        ));
+    }
     Some(Limit {
         per,
         tokens_per_minute,
@@ -323,7 +335,7 @@ impl Tokens {
             let dims: Vec<&str> = m.dimensions.iter().map(|d| d.as_str()).collect();
             y.raw(indent + 2, "dimensions", list(&dims));
             if m.namespace != SPEC_NAMESPACE {
-                y.raw(indent + 2, "namespace", scalar(&m.namespace));
+                y.field(indent + 2, "namespace", &m.namespace);
             }
         }
     }
