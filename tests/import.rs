@@ -875,3 +875,27 @@ fn the_token_rate_limiting_labs_limit_is_read_and_its_policy_kept() {
     let p = plan(&az, dir.path());
     assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
 }
+
+#[test]
+fn a_workspace_alone_imports_with_its_retention_and_plans_no_changes() {
+    // No Application Insights (so no token metrics) and LLM logging off: gw writes only the
+    // workspace and its diagnostic setting, and import reads back only that.
+    let (az, dir, yaml) = governed(&[
+        ("    retention_days: 30\n", "    retention_days: 90\n"),
+        ("  app_insights:\n    name: appi-gateway\n", ""),
+        ("    enabled: true\n", "    enabled: false\n"),
+        (
+            "    token_metrics:\n      dimensions: [api, subscription, model, region]",
+            "",
+        ),
+    ]);
+    assert!(
+        yaml.contains(
+            "observability:\n  log_analytics:\n    name: law-gateway\n    retention_days: 90\n\n"
+        ),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("token_metrics"), "{yaml}");
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+}
