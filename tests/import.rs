@@ -32,9 +32,7 @@ fn plan(az: &Azure, dir: &std::path::Path) -> Run {
 
 #[test]
 fn an_estate_gw_created_imports_to_a_spec_that_plans_no_changes() {
-    // Import does not read observability and token limits yet (README, Import): that example's
-    // policy would be kept as a file, which the next test covers.
-    for name in EXAMPLES.iter().filter(|n| **n != "token-governance") {
+    for name in EXAMPLES {
         let az = Azure::deployed(name);
         let dir = tempfile::tempdir().unwrap();
         let run = import(&az, dir.path(), &group_of(name), &[]);
@@ -51,6 +49,20 @@ fn an_estate_gw_created_imports_to_a_spec_that_plans_no_changes() {
         let p = plan(&az, dir.path());
         assert_eq!(p.code, 0, "{name}:\n{yaml}\n{}\n{}", p.stdout, p.stderr);
         assert!(p.stdout.contains("No changes."), "{name}: {}", p.stdout);
+        if *name == "token-governance" {
+            // Observability and token governance are read back, not left to a policy file.
+            for line in [
+                "observability:\n  log_analytics:\n    name: law-gateway\n",
+                "  app_insights:\n    name: appi-gateway\n",
+                "  llm_logs:\n    enabled: true\n",
+                "    token_limit:\n",
+                "      quota_period: monthly\n",
+                "    token_metrics:\n      dimensions: [api, subscription, model, region]\n",
+            ] {
+                assert!(yaml.contains(line), "{line}\n{yaml}");
+            }
+            insta::assert_snapshot!("gw_token_governance_yaml", yaml);
+        }
     }
 }
 
@@ -671,4 +683,219 @@ fn a_policy_file_the_spec_names_must_exist_and_be_xml() {
         std::fs::read_to_string(out.join("policies/inference.xml")).unwrap(),
         mine
     );
+}
+
+/// `examples/token-governance` with `from` replaced by `to` in its text, applied to a fresh
+/// emulator, then imported into a new folder: the emulator, the folder and the YAML.
+fn governed(edits: &[(&str, &str)]) -> (Azure, tempfile::TempDir, String) {
+    let mut spec = std::fs::read_to_string(example("token-governance")).unwrap();
+    for (from, to) in edits {
+        assert!(spec.contains(from), "{from}");
+        spec = spec.replace(from, to);
+    }
+    let az = Azure::new();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("gw.yaml"), &spec).unwrap();
+    let apply = az
+        .gw()
+        .args(["apply", "--auto-approve", "-f"])
+        .args([src.path().join("gw.yaml")])
+        .run();
+    assert_eq!(apply.code, 0, "{spec}\n{}\n{}", apply.stdout, apply.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let run = import(&az, dir.path(), "lab-token-governance", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+    (az, dir, yaml)
+}
+
+#[test]
+fn each_token_limit_gw_writes_imports_to_the_same_spec_and_plans_no_changes() {
+    // The example counts per subscription (the test above); here per caller IP and per
+    // header, with the other knobs turned away from their defaults.
+    // (edits to the example, what the imported YAML then says)
+    type Shape = (
+        &'static [(&'static str, &'static str)],
+        &'static [&'static str],
+    );
+    let shapes: &[Shape] = &[
+        (
+            &[
+                ("      per: subscription\n", "      per: ip\n"),
+                (
+                    "      estimate_prompt_tokens: true\n",
+                    "      estimate_prompt_tokens: false\n",
+                ),
+                ("      quota: 2000000\n      quota_period: monthly\n", ""),
+                (
+                    "      remaining_quota_header: x-quota-remaining-tokens\n",
+                    "",
+                ),
+                (
+                    "      dimensions: [api, subscription, model, region]",
+                    "      dimensions: [client_ip, operation, product, user]\n      namespace: team tokens",
+                ),
+            ],
+            &[
+                "    token_limit:\n      per: ip\n      tokens_per_minute: 10000\n      estimate_prompt_tokens: false\n      remaining_tokens_header: x-ratelimit-remaining-tokens\n",
+                "    token_metrics:\n      dimensions: [client_ip, operation, product, user]\n      namespace: \"team tokens\"\n",
+            ],
+        ),
+        (
+            &[
+                (
+                    "      per: subscription\n",
+                    "      per: \"header:x-team\"\n",
+                ),
+                ("      tokens_per_minute: 10000\n", ""),
+                ("quota_period: monthly", "quota_period: daily"),
+            ],
+            &[
+                "    token_limit:\n      per: \"header:x-team\"\n      quota: 2000000\n      quota_period: daily\n",
+            ],
+        ),
+    ];
+    for (edits, expected) in shapes {
+        let (az, dir, yaml) = governed(edits);
+        for e in *expected {
+            assert!(yaml.contains(e), "{e}\n{yaml}");
+        }
+        // gw's own policy is recognised whole: no policy file.
+        assert!(!yaml.contains("policy:"), "{yaml}");
+        assert!(!dir.path().join("policies").exists());
+        let p = plan(&az, dir.path());
+        assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+    }
+}
+
+#[test]
+fn a_workspace_outside_the_group_imports_by_id_and_what_gw_does_not_write_is_a_comment() {
+    let shared = format!(
+        "/subscriptions/{}/resourceGroups/monitoring/providers/Microsoft.OperationalInsights/workspaces/law-shared",
+        crate::support::fake_az::FAKE_SUBSCRIPTION
+    );
+    let (az, dir, yaml) = governed(&[
+        (
+            "    name: law-gateway\n    retention_days: 30\n",
+            &format!("    id: {shared}\n"),
+        ),
+        ("    max_bytes: 32768\n", "    max_bytes: 8192\n"),
+        ("    completions: true\n", "    completions: false\n"),
+    ]);
+    assert!(
+        yaml.contains(&format!("  log_analytics:\n    id: {shared}\n")),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(
+            "  llm_logs:\n    enabled: true\n    completions: false\n    max_bytes: 8192\n"
+        ),
+        "{yaml}"
+    );
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+
+    // A logger gw does not write, a second workspace and a second diagnostic setting: each is
+    // a comment, and the plan is still as it was.
+    let apim = az
+        .put_id("/loggers/appinsights")
+        .replace("/loggers/appinsights", "");
+    let rg = az.rg_id("lab-token-governance");
+    let extra = [
+        (
+            format!("{apim}/loggers/events"),
+            serde_json::json!({ "name": "events", "properties": { "loggerType": "azureEventHub" } }),
+        ),
+        (
+            format!("{rg}/providers/Microsoft.OperationalInsights/workspaces/law-old"),
+            serde_json::json!({ "name": "law-old", "location": "eastus", "properties": { "retentionInDays": 30 } }),
+        ),
+        (
+            format!("{apim}/providers/Microsoft.Insights/diagnosticSettings/to-storage"),
+            serde_json::json!({ "name": "to-storage", "properties": { "storageAccountId": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z" } }),
+        ),
+    ];
+    for (id, mut body) in extra {
+        body["id"] = serde_json::json!(id);
+        az.arm.set_resource(&id, body);
+    }
+    let again = import(&az, dir.path(), "lab-token-governance", &["--force"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+    for note in [
+        "  # Logger `events` (azureEventHub) is not one gw writes: left alone.",
+        "  # Workspace `law-old` in the group is not where the service's logs go: not in the spec.",
+        "  # The service's diagnostic setting `to-storage` sends to no Log Analytics workspace: left alone.",
+    ] {
+        assert!(yaml.contains(note), "{note}\n{yaml}");
+    }
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+}
+
+#[test]
+fn the_token_rate_limiting_labs_limit_is_read_and_its_policy_kept() {
+    let az = Azure::deployed("load-balancing");
+    let policy_id = az.put_id("/apis/inference/policies/policy");
+    // The load-balancing lab's policy (on this estate's pool) with the token-rate-limiting
+    // lab's limit after routing.
+    let line = r#"<set-backend-service backend-id="inference-backend-pool" />"#;
+    let lab = include_str!("fixtures/labs/load-balancing.xml")
+        .replace("openai-backend-pool", "inference-backend-pool")
+        .replacen(
+        line,
+        &format!("{line}\n        <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"100\" estimate-prompt-tokens=\"false\" remaining-tokens-variable-name=\"remainingTokens\" />"),
+        1,
+    );
+    let mut body = az.arm.get_resource(&policy_id).unwrap();
+    body["properties"]["value"] = serde_json::json!(lab);
+    az.arm.set_resource(&policy_id, body);
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = import(&az, dir.path(), "lab-load-balancing", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("gw.yaml")).unwrap();
+    assert!(
+        yaml.contains(
+            "    token_limit:\n      tokens_per_minute: 100\n      estimate_prompt_tokens: false\n"
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("    # Its policy has a `llm-token-limit` attribute `remaining-tokens-variable-name`: not expressible in a spec.\n"),
+        "{yaml}"
+    );
+    // gw's key is per API (`"inference:" + ...`): not the lab's, so the lab's policy is kept.
+    assert!(
+        yaml.contains("    policy: policies/inference.xml\n"),
+        "{yaml}"
+    );
+    let kept = std::fs::read_to_string(dir.path().join("policies/inference.xml")).unwrap();
+    assert_eq!(kept, lab);
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
+}
+
+#[test]
+fn a_workspace_alone_imports_with_its_retention_and_plans_no_changes() {
+    // No Application Insights (so no token metrics) and LLM logging off: gw writes only the
+    // workspace and its diagnostic setting, and import reads back only that.
+    let (az, dir, yaml) = governed(&[
+        ("    retention_days: 30\n", "    retention_days: 90\n"),
+        ("  app_insights:\n    name: appi-gateway\n", ""),
+        ("    enabled: true\n", "    enabled: false\n"),
+        (
+            "    token_metrics:\n      dimensions: [api, subscription, model, region]",
+            "",
+        ),
+    ]);
+    assert!(
+        yaml.contains(
+            "observability:\n  log_analytics:\n    name: law-gateway\n    retention_days: 90\n\n"
+        ),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("token_metrics"), "{yaml}");
+    let p = plan(&az, dir.path());
+    assert_eq!(p.code, 0, "{yaml}\n{}\n{}", p.stdout, p.stderr);
 }

@@ -3,7 +3,9 @@
 //! say becomes a note the YAML carries next to what it concerns.
 
 use super::ImportError;
+use super::observability::Observability;
 use super::policy::recognise;
+use super::tokens::Tokens;
 use crate::graph::{OWNER_DESCRIPTION, OWNER_TAG, OWNER_VALUE};
 use crate::model::duration;
 use crate::plan::read::Estate;
@@ -24,6 +26,7 @@ pub struct View {
     /// Each backend matched to an account, with its URL's path on the account (`/` for the
     /// root, `/openai` as the labs write it): `backend_path::decide` reads them.
     pub backend_paths: Vec<(String, String)>,
+    pub observability: Observability,
 }
 
 pub struct Foundry {
@@ -99,6 +102,8 @@ pub struct Api {
     pub policy: Option<String>,
     /// The live operations, when they are not gw's for the type.
     pub operations: Vec<super::operations::Op>,
+    /// Its token limit and token metrics.
+    pub tokens: Tokens,
     pub notes: Vec<String>,
 }
 
@@ -175,6 +180,7 @@ pub fn ownerless(e: &Estate) -> Vec<String> {
             .filter(|b| !described(b))
             .map(|b| format!("API {}", name_of(b))),
     );
+    out.extend(Observability::read(e).foreign);
     out
 }
 
@@ -289,6 +295,8 @@ impl View {
                 .find(|p| p.name.eq_ignore_ascii_case(&id))
                 .map(|p| p.name.clone())
         };
+        let observability = Observability::read(e);
+        let consumption = s(service, "/sku/name").eq_ignore_ascii_case("Consumption");
         let apis = e
             .apis
             .iter()
@@ -305,6 +313,10 @@ impl View {
                     &backend_foundry,
                 );
                 keep_operations(&mut out, ops);
+                let app_insights = observability.app_insights.is_some();
+                let required = out.subscription_required;
+                out.tokens
+                    .settle(required, consumption, app_insights, &mut out.notes);
                 out
             })
             .collect();
@@ -366,6 +378,7 @@ impl View {
             pools,
             apis,
             backend_paths,
+            observability,
         })
     }
 }
@@ -570,6 +583,7 @@ fn api(
             .unwrap_or(true),
         policy: policy.map(str::to_string),
         operations: Vec::new(),
+        tokens: Tokens::default(),
         notes,
     };
     let Some(r) = policy.and_then(recognise) else {
@@ -589,6 +603,7 @@ fn api(
     if let Some((count, on)) = &r.retry {
         out.retry = (*count, on.clone());
     }
+    out.tokens = r.tokens.clone();
     if !r.routes.is_empty() {
         out.by_model = true;
         out.deny = r.deny.clone();

@@ -1,14 +1,16 @@
 //! `gw import`: the pipeline run backwards. The live estate (read through plan's reader)
 //! becomes a spec: accounts, deployments, the APIM service and its subscriptions, backends
-//! matched to accounts by endpoint, pools, breakers, and APIs with the routing their policy
-//! expresses. The guess is then checked the forward way: the spec is loaded and each API's
-//! policy rendered; where gw's policy would differ from the live one, the live one is kept
-//! verbatim in a file the spec points to, so nothing is lost.
+//! matched to accounts by endpoint, pools, breakers, observability, and APIs with the routing
+//! and token governance their policy expresses. The guess is then checked the forward way:
+//! the spec is loaded and each API's policy rendered; where gw's policy would differ from the
+//! live one, the live one is kept verbatim in a file the spec points to, so nothing is lost.
 
 mod backend_path;
 mod estate;
+mod observability;
 mod operations;
 mod policy;
+mod tokens;
 mod yaml;
 
 pub use estate::ownerless;
@@ -216,6 +218,7 @@ fn compose(v: &View, paths: &BackendPath, keep: &BTreeSet<String>) -> String {
             y.comment(4, note);
         }
     }
+    v.observability.write(&mut y);
     y.blank();
     y.open(0, "apis");
     for api in &v.apis {
@@ -256,6 +259,7 @@ fn write_api(y: &mut Yaml, api: &Api, keep_policy: bool, root_rewrite: bool) {
     if !api.subscription_required {
         y.raw(4, "subscription_required", false);
     }
+    api.tokens.write(y, 4);
     if !api.operations.is_empty() {
         y.open(4, "operations");
         for op in &api.operations {

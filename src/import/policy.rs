@@ -1,9 +1,10 @@
 //! Reads routing out of a live API policy: the way gw writes it (`requested-model` compared
 //! in a `choose`, or one `set-backend-service`) and the way the AI-Gateway labs write it (the
 //! model-routing lab's `choose` on `MatchedParameters["deployment-id"]`, the load-balancing
-//! lab's `set-backend-service` plus `retry`). What it finds is a guess that `import` then
-//! checks by rendering gw's policy for it and comparing.
+//! lab's `set-backend-service` plus `retry`); token governance is `tokens.rs`'s. What it finds
+//! is a guess that `import` then checks by rendering gw's policy for it and comparing.
 
+use super::tokens::Tokens;
 use crate::markup::xml::mask_expressions;
 
 /// The routing a policy expresses.
@@ -24,6 +25,8 @@ pub struct Recognised {
     /// The models in the order gw's policy lists them ("Known models: ..."), which is the
     /// spec's order: the order its conditions are written in.
     pub model_order: Vec<String>,
+    /// Its token limit and token metrics.
+    pub tokens: Tokens,
 }
 
 /// What the policy routes, or None when it is not XML at all.
@@ -60,6 +63,7 @@ pub fn recognise(xml: &str) -> Option<Recognised> {
             .map(str::to_string)
     };
     if let Some(inbound) = section("inbound") {
+        out.tokens = super::tokens::recognise(inbound, &expr, &mut out.unexpressed);
         out.backend = backend_of(inbound);
         for choose in inbound.children().filter(|n| n.has_tag_name("choose")) {
             for branch in choose.children().filter(|n| n.is_element()) {

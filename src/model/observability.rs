@@ -131,16 +131,21 @@ fn workspace(d: &mut Diags, w: &Sp<spec::WorkspaceSpec>) -> Option<Workspace> {
     }
 }
 
-fn existing_workspace_id(d: &mut Diags, id: &Sp<String>) -> bool {
-    let segs: Vec<&str> = id.value.split('/').collect();
-    let ok = segs.len() == 9
+/// Whether `id` is the ARM id of a Log Analytics workspace (what `log_analytics.id` holds).
+pub fn is_workspace_id(id: &str) -> bool {
+    let segs: Vec<&str> = id.split('/').collect();
+    segs.len() == 9
         && segs[0].is_empty()
         && segs[1].eq_ignore_ascii_case("subscriptions")
         && segs[3].eq_ignore_ascii_case("resourceGroups")
         && segs[5].eq_ignore_ascii_case("providers")
         && segs[6].eq_ignore_ascii_case("Microsoft.OperationalInsights")
         && segs[7].eq_ignore_ascii_case("workspaces")
-        && segs.iter().skip(2).all(|s| !s.is_empty());
+        && segs.iter().skip(2).all(|s| !s.is_empty())
+}
+
+fn existing_workspace_id(d: &mut Diags, id: &Sp<String>) -> bool {
+    let ok = is_workspace_id(&id.value);
     if !ok {
         d.err_hint(
             id.loc,
@@ -152,13 +157,17 @@ fn existing_workspace_id(d: &mut Diags, id: &Sp<String>) -> bool {
     ok
 }
 
-fn workspace_name(d: &mut Diags, n: &Sp<String>) {
-    let s = n.value.as_str();
-    let ok = (4..=63).contains(&s.len())
+/// Whether `s` is a name `log_analytics.name` may hold.
+pub fn is_workspace_name(s: &str) -> bool {
+    (4..=63).contains(&s.len())
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if !ok {
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn workspace_name(d: &mut Diags, n: &Sp<String>) {
+    let s = n.value.as_str();
+    if !is_workspace_name(s) {
         d.err_hint(
             n.loc,
             "observability.log_analytics.name",
@@ -171,13 +180,17 @@ fn workspace_name(d: &mut Diags, n: &Sp<String>) {
     }
 }
 
-fn component_name(d: &mut Diags, n: &Sp<String>) {
-    let s = n.value.as_str();
-    let ok = (1..=255).contains(&s.len())
+/// Whether `s` is a name `app_insights.name` may hold.
+pub fn is_component_name(s: &str) -> bool {
+    (1..=255).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.()".contains(c))
-        && !s.ends_with('.');
-    if !ok {
+        && !s.ends_with('.')
+}
+
+fn component_name(d: &mut Diags, n: &Sp<String>) {
+    let s = n.value.as_str();
+    if !is_component_name(s) {
         d.err_hint(
             n.loc,
             "observability.app_insights.name",

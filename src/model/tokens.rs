@@ -73,7 +73,8 @@ pub enum Dimension {
     User,
 }
 
-const DIMENSIONS: &[(&str, Dimension)] = &[
+/// Every dimension, by its spec name.
+pub const DIMENSIONS: &[(&str, Dimension)] = &[
     ("api", Dimension::Api),
     ("subscription", Dimension::Subscription),
     ("model", Dimension::Model),
@@ -274,12 +275,15 @@ fn token_limit(
 }
 
 /// An HTTP header name: an RFC 9110 token.
-fn header_name(d: &mut Diags, h: &str, loc: Loc, path: &str) {
-    let ok = !h.is_empty()
+pub fn is_header_name(h: &str) -> bool {
+    !h.is_empty()
         && h.len() <= 100
         && h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
-    if !ok {
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}
+
+fn header_name(d: &mut Diags, h: &str, loc: Loc, path: &str) {
+    if !is_header_name(h) {
         d.err_hint(
             loc,
             path,
@@ -287,6 +291,14 @@ fn header_name(d: &mut Diags, h: &str, loc: Loc, path: &str) {
             Some("letters, digits and `-`, e.g. `x-ratelimit-remaining-tokens`".into()),
         );
     }
+}
+
+/// Whether `n` is a metric namespace `token_metrics.namespace` may hold.
+pub fn is_metric_namespace(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 256
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c))
 }
 
 fn token_metrics(
@@ -345,12 +357,7 @@ fn token_metrics(
         .as_ref()
         .map_or("gw".to_string(), |n| n.value.clone());
     if let Some(n) = &m.namespace
-        && (n.value.is_empty()
-            || n.value.len() > 256
-            || !n
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c)))
+        && !is_metric_namespace(&n.value)
     {
         d.err_hint(
             n.loc,

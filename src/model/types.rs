@@ -4,8 +4,14 @@
 use crate::spec::Loc;
 use std::collections::BTreeMap;
 
-pub use super::observability::{LlmLogs, Observability, Workspace};
-pub use super::tokens::{Counter, Dimension, QuotaPeriod, TokenLimit, TokenMetrics};
+pub use super::observability::{
+    DEFAULT_LLM_LOG_BYTES, LlmLogs, MAX_LLM_LOG_BYTES, Observability, Workspace, is_component_name,
+    is_workspace_id, is_workspace_name,
+};
+pub use super::tokens::{
+    Counter, DIMENSIONS, Dimension, MAX_DIMENSIONS, QuotaPeriod, TokenLimit, TokenMetrics,
+    is_header_name, is_metric_namespace,
+};
 
 pub const DEFAULT_COOKIE: &str = "APIM-Backend-Affinity";
 

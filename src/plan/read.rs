@@ -435,8 +435,9 @@ pub fn stamps(graph: &Graph, live: &LiveState) -> Vec<ReadStamp> {
 }
 
 /// Everything in a resource group that a spec could describe, read without a spec (for
-/// `gw import`): the group, its accounts and their deployments, its APIM services, and for
-/// the chosen service its backends, APIs (with their policies, as raw XML) and subscriptions.
+/// `gw import`): the group, its accounts and their deployments, its APIM services, its
+/// workspaces and components, and for the chosen service its backends, APIs (with their
+/// policies, as raw XML), subscriptions, loggers, diagnostics and diagnostic settings.
 #[derive(Clone, Debug, Default)]
 pub struct Estate {
     pub group: Option<Value>,
@@ -453,10 +454,18 @@ pub struct Estate {
     /// Each API's operations, in the order of `apis`.
     pub operations: Vec<Vec<Value>>,
     pub subscriptions: Vec<Value>,
+    /// The group's Log Analytics workspaces and Application Insights components.
+    pub workspaces: Vec<Value>,
+    pub components: Vec<Value>,
+    /// The chosen service's loggers, All-APIs diagnostics and diagnostic settings.
+    pub loggers: Vec<Value>,
+    pub diagnostics: Vec<Value>,
+    pub diagnostic_settings: Vec<Value>,
 }
 
-/// Reads an estate in three rounds of parallel requests; `pick` chooses the APIM service
-/// among those in the group (by name), and may return None to read no service's children.
+/// Reads an estate in three rounds of parallel requests (the monitoring lists ride in the
+/// first two); `pick` chooses the APIM service among those in the group (by name), and may
+/// return None to read no service's children.
 pub async fn read_estate(
     client: &ArmClient,
     rg_id: &str,
@@ -470,15 +479,20 @@ pub async fn read_estate(
     };
     let accounts_path = format!("{rg_id}/providers/Microsoft.CognitiveServices/accounts");
     let services_path = format!("{rg_id}/providers/Microsoft.ApiManagement/service");
-    let (group, accounts, services) = futures::join!(
+    let in_group = |ty: &Kind| format!("{rg_id}/providers/{}", ty.arm_type());
+    let (group, accounts, services, workspaces, components) = futures::join!(
         client.get(rg_id, Kind::ResourceGroup.api_version()),
         list(accounts_path, Kind::Account.api_version()),
         list(services_path, Kind::Apim.api_version()),
+        list(in_group(&Kind::Workspace), Kind::Workspace.api_version()),
+        list(in_group(&Kind::Component), Kind::Component.api_version()),
     );
     let mut estate = Estate {
         group: group?.map(|l| l.body),
         accounts: accounts?,
         services: services?,
+        workspaces: workspaces?,
+        components: components?,
         ..Estate::default()
     };
     estate.apim = pick(&estate.services);
@@ -492,21 +506,33 @@ pub async fn read_estate(
     );
     let children = async {
         let Some(id) = &apim_id else {
-            return Ok((Vec::new(), Vec::new(), Vec::new()));
+            return Ok(Default::default());
         };
-        let (b, a, s) = futures::join!(
+        let (b, a, s, l, d, ds) = futures::join!(
             list(format!("{id}/backends"), Kind::Backend.api_version()),
             list(format!("{id}/apis"), Kind::Api.api_version()),
             list(
                 format!("{id}/subscriptions"),
                 Kind::Subscription.api_version()
             ),
+            list(format!("{id}/loggers"), Kind::Logger.api_version()),
+            list(format!("{id}/diagnostics"), Kind::Diagnostic.api_version()),
+            list(
+                format!("{id}/providers/{}", Kind::DiagnosticSetting.arm_type()),
+                Kind::DiagnosticSetting.api_version()
+            ),
         );
-        Ok::<_, ArmError>((b?, a?, s?))
+        Ok::<_, ArmError>(((b?, a?, s?), (l?, d?, ds?)))
     };
     let (deployments, children) = futures::join!(deployments, children);
     estate.deployments = deployments.into_iter().collect::<Result<_, _>>()?;
-    (estate.backends, estate.apis, estate.subscriptions) = children?;
+    let (service, monitoring) = children?;
+    (estate.backends, estate.apis, estate.subscriptions) = service;
+    (
+        estate.loggers,
+        estate.diagnostics,
+        estate.diagnostic_settings,
+    ) = monitoring;
     let operations = join_all(
         estate
             .apis

@@ -56,20 +56,26 @@ fn limit(api: &Api, t: &TokenLimit) -> Value {
     context! { attrs, comment }
 }
 
-/// A dimension: its name, and the value expression (none for APIM's default dimensions);
-/// `model` asks the template for the model expression.
-fn dimension(d: Dimension) -> Value {
-    let (name, value) = match d {
+/// A dimension's name in the policy, and its value expression (none for APIM's default
+/// dimensions, and for `Model`, whose expression the template holds). `gw import` reads
+/// dimensions back through this too.
+pub fn dimension_in_policy(d: Dimension) -> (&'static str, Option<&'static str>) {
+    match d {
         Dimension::Api => ("API ID", None),
         Dimension::Subscription => ("Subscription ID", None),
         Dimension::Operation => ("Operation ID", None),
         Dimension::Product => ("Product ID", None),
         Dimension::User => ("User ID", None),
         Dimension::Region => ("Location", None),
-        Dimension::ClientIp => ("Client IP", Some(code("@(context.Request.IpAddress)"))),
+        Dimension::ClientIp => ("Client IP", Some("@(context.Request.IpAddress)")),
         Dimension::Model => ("Model", None),
-    };
-    context! { name, value, model => d == Dimension::Model }
+    }
+}
+
+/// A dimension for the template; `model` asks it for the model expression.
+fn dimension(d: Dimension) -> Value {
+    let (name, value) = dimension_in_policy(d);
+    context! { name, value => value.map(code), model => d == Dimension::Model }
 }
 
 /// The fragment's context: `tokens.limit` and `tokens.metrics`, each absent when off.
