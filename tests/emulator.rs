@@ -872,3 +872,108 @@ async fn patch_replaces_tags_and_apim_child_deletes_need_if_match() {
     assert_eq!(arm.delete(&op, APIM_API, Some("*")).await.status, 200);
     assert_eq!(arm.get(&backend, APIM_API).await.status, 404);
 }
+
+const DS_API: &str = "2021-05-01-preview";
+
+fn setting(name: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.Insights/diagnosticSettings/{name}",
+        apim()
+    )
+}
+
+fn workspace_id(name: &str) -> String {
+    format!(
+        "{}/providers/Microsoft.OperationalInsights/workspaces/{name}",
+        rg()
+    )
+}
+
+/// A setting sending `logs` (`category` or `categoryGroup` entries) and AllMetrics when
+/// `metrics`, to the workspace `ws`.
+fn setting_body(ws: &str, logs: Value, metrics: bool) -> Value {
+    json!({"properties": {
+        "workspaceId": ws,
+        "logs": logs,
+        "metrics": [{"category": "AllMetrics", "enabled": metrics}],
+    }})
+}
+
+#[tokio::test]
+async fn a_workspace_takes_a_category_of_a_resource_from_one_diagnostic_setting_only() {
+    let arm = Arm::start();
+    arm.with_apim().await;
+    let law = workspace_id("law-gateway");
+    let gateway = json!([{"category": "GatewayLogs", "enabled": true}]);
+    arm.create(
+        &setting("lab-logs"),
+        DS_API,
+        &setting_body(&law, gateway.clone(), false),
+    )
+    .await;
+    // Azure's answer (terraform-azurerm-avm-ptn-aiml-landing-zone #19): a bare code and message.
+    let refused = |a: &Answer, category: &str| {
+        assert_eq!(a.status, 409, "{}", a.body);
+        assert_eq!(a.body["code"], "Conflict", "{}", a.body);
+        assert_eq!(
+            a.body["message"],
+            format!(
+                "Data sink '{}' is already used in diagnostic setting 'lab-logs' for category '{category}'. Data sinks can't be reused in different settings on the same category for the same resource.",
+                law.to_ascii_uppercase()
+            )
+        );
+    };
+    // The same workspace (compared ignoring case) and category from another setting.
+    let theirs = setting_body(&law.to_ascii_uppercase(), gateway.clone(), false);
+    refused(
+        &arm.put(&setting("gw-gateway-logs"), DS_API, &theirs).await,
+        "GatewayLogs",
+    );
+    // A category group covers its categories: allLogs holds GatewayLogs.
+    let all = setting_body(
+        &law.to_ascii_uppercase(),
+        json!([{"categoryGroup": "allLogs", "enabled": true}]),
+        false,
+    );
+    refused(
+        &arm.put(&setting("gw-gateway-logs"), DS_API, &all).await,
+        "GatewayLogs",
+    );
+    assert!(arm.emu.get_resource(&setting("gw-gateway-logs")).is_none());
+
+    // Accepted: the same setting again, another workspace, a disjoint category, a disabled one.
+    let again = setting_body(&law, gateway.clone(), true);
+    assert_eq!(
+        arm.put(&setting("lab-logs"), DS_API, &again).await.status,
+        200
+    );
+    let elsewhere = setting_body(&workspace_id("law-other"), gateway.clone(), true);
+    assert_eq!(
+        arm.put(&setting("other-ws"), DS_API, &elsewhere)
+            .await
+            .status,
+        200
+    );
+    let disjoint = setting_body(
+        &law,
+        json!([{"category": "GatewayLlmLogs", "enabled": true}, {"category": "GatewayLogs", "enabled": false}]),
+        false,
+    );
+    assert_eq!(
+        arm.put(&setting("llm-only"), DS_API, &disjoint)
+            .await
+            .status,
+        200
+    );
+    // lab-logs now sends AllMetrics too: a metric category conflicts the same way.
+    let metrics = setting_body(&law, json!([]), true);
+    let a = arm.put(&setting("metrics"), DS_API, &metrics).await;
+    assert_eq!(a.status, 409);
+    assert!(
+        a.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'lab-logs' for category 'AllMetrics'")),
+        "{}",
+        a.body
+    );
+}

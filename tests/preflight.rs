@@ -505,3 +505,125 @@ fn a_read_pre_flight_cannot_make_is_a_warning_and_the_plan_goes_on() {
         run.stdout
     );
 }
+
+/// The token-governance example applied, then its diagnostic setting gone and a lab's in its
+/// place (as when gw adopts an estate whose service already sends gateway logs): `lab-logs`
+/// sends `logs` and AllMetrics to workspace `ws` (`None`: the example's own). Returns the
+/// Azure and a directory holding the example's spec.
+fn lab_setting_beside_gw(logs: Value, ws: Option<&str>) -> (Azure, tempfile::TempDir) {
+    let az = Azure::new();
+    let dir =
+        write(&std::fs::read_to_string(crate::support::cli::example("token-governance")).unwrap());
+    let run = gw(&az, dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours = az.put_id("/diagnosticSettings/gw-gateway-logs");
+    let law = az.put_id("/workspaces/law-gateway");
+    az.arm.remove_resource(&ours).expect("gw's setting");
+    let lab = ours.replace("gw-gateway-logs", "lab-logs");
+    az.arm.set_resource(
+        &lab,
+        json!({"id": lab, "name": "lab-logs", "type": "Microsoft.Insights/diagnosticSettings",
+        "properties": {
+            "workspaceId": ws.map_or_else(|| law.to_ascii_lowercase(), str::to_string),
+            "logs": logs,
+            "metrics": [{"category": "AllMetrics", "enabled": false}],
+        }}),
+    );
+    (az, dir)
+}
+
+#[test]
+fn a_lab_setting_sending_gateway_logs_to_the_same_workspace_is_located_at_log_analytics() {
+    let (az, dir) = lab_setting_beside_gw(
+        json!([{"category": "GatewayLogs", "enabled": true}, {"category": "WebSocketConnectionLogs", "enabled": true}]),
+        None,
+    );
+    let run = gw(&az, dir.path(), &["plan"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let text = preflight_text(&run);
+    assert!(
+        text.contains("error[diagnostic_sink_in_use]") && text.contains("gw.yaml:35:5"),
+        "{text}"
+    );
+    insta::assert_snapshot!("diagnostic_sink_in_use", text);
+    // The list was read once, beside the other pre-flight reads.
+    assert_eq!(
+        az.arm
+            .journal()
+            .iter()
+            .filter(|e| e.method == "GET" && e.path().ends_with("/diagnosticSettings"))
+            .count(),
+        2,
+        "one list per plan (apply's and this one)"
+    );
+}
+
+#[test]
+fn a_category_group_holding_gw_s_categories_conflicts_too_and_another_workspace_does_not() {
+    let (az, dir) =
+        lab_setting_beside_gw(json!([{"categoryGroup": "allLogs", "enabled": true}]), None);
+    let run = gw(&az, dir.path(), &["plan", "-o", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    let f = &plan["preflight"][0];
+    assert_eq!(f["code"], "diagnostic_sink_in_use", "{f}");
+    let message = f["message"].as_str().unwrap();
+    assert!(
+        message
+            .contains("`GatewayLogs` and `GatewayLlmLogs` (through its category group `allLogs`)"),
+        "{message}"
+    );
+    assert!(
+        f["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("in diagnostic setting `lab-logs`, replace category group `allLogs`"),
+        "{f}"
+    );
+
+    let other = format!(
+        "{}/providers/Microsoft.OperationalInsights/workspaces/law-lab",
+        az.rg_id("lab-token-governance")
+    );
+    let (az, dir) = lab_setting_beside_gw(
+        json!([{"categoryGroup": "allLogs", "enabled": true}]),
+        Some(&other),
+    );
+    let run = gw(&az, dir.path(), &["plan", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let plan: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(plan.get("preflight").is_none(), "{}", run.stdout);
+    // And apply gets through: Azure accepts the setting beside the lab's.
+    let run = gw(&az, dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn apply_skipping_preflight_fails_at_the_diagnostic_setting_with_the_hint() {
+    let (az, dir) =
+        lab_setting_beside_gw(json!([{"category": "GatewayLogs", "enabled": true}]), None);
+    let run = gw(
+        &az,
+        dir.path(),
+        &["apply", "--auto-approve", "--skip-preflight"],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: observability.diagnostic_setting failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "is already used in diagnostic setting 'lab-logs' for category 'GatewayLogs'"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: another diagnostic setting on this resource already sends this category to the same workspace"),
+        "{}",
+        run.stderr
+    );
+}

@@ -93,7 +93,7 @@ impl ArmError {
     /// A fix for the common failures, phrased for a `hint:` line.
     pub fn hint(&self) -> Option<String> {
         match self {
-            ArmError::Api(e) => hint_for(&e.code, e.status, &e.url),
+            ArmError::Api(e) => hint_for(&e.code, &e.message, e.status, &e.url),
             ArmError::Auth(e) => e.hint(),
             ArmError::LroTimeout { .. } => Some(
                 "the operation may still finish in Azure; re-run later, or raise GW_LRO_TIMEOUT (seconds)".into(),
@@ -106,7 +106,7 @@ impl ArmError {
     }
 }
 
-fn hint_for(code: &str, status: Option<u16>, url: &str) -> Option<String> {
+fn hint_for(code: &str, message: &str, status: Option<u16>, url: &str) -> Option<String> {
     let hint = match code {
         "AuthorizationFailed" if url.contains("/Microsoft.Authorization/roleAssignments/") => {
             "creating role assignments needs Microsoft.Authorization/roleAssignments/write, which Contributor lacks: ask for Owner, User Access Administrator or Role Based Access Control Administrator on the Foundry accounts (or their resource group), then `az login` again so the token carries it"
@@ -140,6 +140,11 @@ fn hint_for(code: &str, status: Option<u16>, url: &str) -> Option<String> {
         }
         "FlagMustBeSetForRestore" | "ServiceAlreadyExistsInSoftDeletedState" => {
             "a soft-deleted resource with this name exists: `gw plan` restores it, or purge it (`gw apply --purge-soft-deleted`, or `gw destroy --purge`) and retry"
+        }
+        // Azure Monitor: one setting per category and workspace on a resource (the message
+        // names the other setting and the category; docs/azure-behaviours.md).
+        "Conflict" if message.contains("is already used in diagnostic setting") => {
+            "another diagnostic setting on this resource already sends this category to the same workspace, and Azure lets only one do so: remove the category from the setting the message names, or send it to another workspace, or delete that setting; gw's own setting gw-gateway-logs would send the same category to the same workspace (`gw plan` names the setting before apply)"
         }
         "RequestConflict" | "AnotherOperationInProgress" | "Conflict" => {
             "another operation is running on this resource; wait for it and retry"
@@ -412,6 +417,22 @@ mod tests {
         assert!(hint("SubscriptionNotFound", 404).contains("subscription"));
         assert!(hint("ResourceGroupNotFound", 404).contains("resource group"));
         assert!(hint("RequestConflict", 409).contains("another operation"));
+        assert!(hint("Conflict", 409).contains("another operation"));
+        // Azure Monitor's answer is a bare code and message.
+        let sink = ArmError::Api(Box::new(parse_api_error(
+            Some(409),
+            br#"{"code":"Conflict","message":"Data sink '/subscriptions/s/resourceGroups/g/providers/Microsoft.OperationalInsights/workspaces/w' is already used in diagnostic setting 'lab' for category 'GatewayLogs'. Data sinks can't be reused in different settings on the same category for the same resource."}"#,
+            None,
+            "PUT",
+            "u",
+            None,
+        )))
+        .hint()
+        .unwrap_or_default();
+        assert!(
+            sink.contains("remove the category") && sink.contains("gw-gateway-logs"),
+            "{sink}"
+        );
         assert_eq!(hint("Whatever", 400), "");
         let on_role = ArmError::Api(Box::new(parse_api_error(
             Some(403),

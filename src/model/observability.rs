@@ -24,6 +24,8 @@ pub struct Workspace {
     /// The full ARM id of an existing workspace (None for one gw creates).
     pub id: Option<String>,
     pub retention_days: u32,
+    /// Where `log_analytics` is in the spec, for findings about where the logs go.
+    pub loc: crate::spec::Loc,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +95,7 @@ fn workspace(d: &mut Diags, w: &Sp<spec::WorkspaceSpec>) -> Option<Workspace> {
                 name: Some(n.value.clone()),
                 id: None,
                 retention_days: retention_days.unwrap_or(30),
+                loc: w.loc,
             })
         }
         (None, Some(id)) => {
@@ -108,6 +111,7 @@ fn workspace(d: &mut Diags, w: &Sp<spec::WorkspaceSpec>) -> Option<Workspace> {
                 name: None,
                 id: Some(id.value.clone()),
                 retention_days: 30,
+                loc: w.loc,
             })
         }
         (Some(_), Some(id)) => {

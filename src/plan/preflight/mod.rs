@@ -1,9 +1,11 @@
 //! Pre-flight: what Azure would refuse, found before apply writes anything. The models and
-//! quota each region offers, the global names gw would claim, and the caller's permissions
-//! are read (`read`, in parallel with plan's own reads) and checked against the spec
-//! (`models`, `names`, `permissions`: pure, so every rule is testable without Azure). Each
+//! quota each region offers, the global names gw would claim, the caller's permissions and
+//! the APIM service's diagnostic settings are read (`read`, in parallel with plan's own
+//! reads) and checked against the spec (`models`, `names`, `permissions`, `diagnostics`:
+//! pure, so every rule is testable without Azure). Each
 //! finding is located in the spec through the model's spans, like a validation error.
 
+mod diagnostics;
 mod models;
 mod names;
 mod permissions;
@@ -37,6 +39,7 @@ pub fn check(input: &Input<'_>, answers: &Answers) -> Vec<Finding> {
     out.extend(models::check(input, answers));
     out.extend(names::check(input, answers));
     out.extend(permissions::check(input, answers));
+    out.extend(diagnostics::check(input, answers));
     out.sort_by(|a, b| {
         (a.severity, a.loc, &a.path, &a.region, &a.message)
             .cmp(&(b.severity, b.loc, &b.path, &b.region, &b.message))
@@ -99,6 +102,14 @@ fn unavailable(file: &str, what: &str, error: &str, region: Option<&str>) -> Fin
     )
 }
 
+/// The items of the array at `key` (none when it is absent or not an array).
+fn items<'a>(v: &'a serde_json::Value, key: &str) -> impl Iterator<Item = &'a serde_json::Value> {
+    v.get(key)
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 /// `a, b and c`.
 fn listing(items: &[String]) -> String {
     match items {
@@ -152,6 +163,7 @@ apis:
                 entries: vec![json!({"actions": ["*"], "notActions": []})],
             }),
             subscription_permissions: None,
+            diagnostic_settings: None,
             requests: 0,
         }
     }

@@ -5,7 +5,7 @@
 //! case-insensitive; a role allows what its actions match and its notActions do not, and
 //! the caller may do what any of their roles allows.
 
-use super::{Answers, At, Input, listing, unavailable};
+use super::{Answers, At, Input, items, listing, unavailable};
 use crate::graph::Kind;
 use crate::model::glob_match;
 use crate::plan::types::{Action, Finding, Severity, SoftDeleteAction};
@@ -19,12 +19,7 @@ const PURGER: &str =
     "Contributor on the subscription (soft-deleted records are purged at subscription scope)";
 
 fn patterns<'a>(entry: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
-    entry
-        .get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+    items(entry, key).filter_map(Value::as_str)
 }
 
 /// Whether the permissions allow `action`.

@@ -3,12 +3,14 @@
 //! gw may create its custom subdomain (`checkDomainAvailability`); the APIM name
 //! (`checkNameAvailability`); and the caller's permissions on the resource group (on the
 //! subscription when the group does not exist yet, or when soft-deleted records are purged,
-//! which happens at subscription scope). Everything starts at once, beside plan's own reads;
+//! which happens at subscription scope); and when gw puts its diagnostic setting on the APIM
+//! service, the service's diagnostic settings (another one may already send the same
+//! category to the same workspace). Everything starts at once, beside plan's own reads;
 //! the subdomain checks wait for one list of the group's accounts, so a converged estate
 //! asks about none: two rounds, like plan's own.
 
 use crate::arm::ArmClient;
-use crate::graph::Graph;
+use crate::graph::{Graph, Kind};
 use crate::model::Model;
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -43,6 +45,9 @@ pub struct Answers {
     pub permissions: Result<Permissions, String>,
     /// At subscription scope, read only with `--purge-soft-deleted`.
     pub subscription_permissions: Option<Result<Permissions, String>>,
+    /// The APIM service's diagnostic settings (none when the service does not exist); `None`
+    /// when gw puts no setting there, so there was nothing to read.
+    pub diagnostic_settings: Option<Result<Vec<Value>, String>>,
     /// Requests made (pages and retries not counted).
     pub requests: usize,
 }
@@ -154,27 +159,60 @@ pub async fn read(client: &ArmClient, model: &Model, graph: &Graph, purge: bool)
             None
         }
     };
-    let (regions_read, domains, apim, (permissions, permission_requests), subscription_permissions) = futures::join!(
+    let (
+        regions_read,
+        domains,
+        apim,
+        (permissions, permission_requests),
+        subscription_permissions,
+        diagnostic_settings,
+    ) = futures::join!(
         region_reads,
         domain_reads,
         apim_read,
         permission_read,
-        subscription_read
+        subscription_read,
+        diagnostic_settings(client, graph)
     );
     let requests = regions_read.len() * 2
         + 1
         + domains.len()
         + 1
         + permission_requests
-        + usize::from(subscription_permissions.is_some());
+        + usize::from(subscription_permissions.is_some())
+        + usize::from(diagnostic_settings.is_some());
     Answers {
         regions: regions_read.into_iter().collect(),
         domains: domains.into_iter().collect(),
         apim: apim.map_err(|e| e.to_string()),
         permissions,
         subscription_permissions,
+        diagnostic_settings,
         requests,
     }
+}
+
+/// The diagnostic settings on the APIM service, when gw puts one there. A service that does
+/// not exist yet has none (Azure answers 404 for the list).
+async fn diagnostic_settings(
+    client: &ArmClient,
+    graph: &Graph,
+) -> Option<Result<Vec<Value>, String>> {
+    graph.get(super::diagnostics::ADDRESS)?;
+    let apim = graph.get("apim")?;
+    let answer = client
+        .list(
+            &format!(
+                "{}/providers/Microsoft.Insights/diagnosticSettings",
+                apim.id
+            ),
+            Kind::DiagnosticSetting.api_version(),
+        )
+        .await;
+    Some(match answer {
+        Err(e) if e.status() == Some(404) => Ok(Vec::new()),
+        r => r.map_err(|e| e.to_string()),
+    })
 }
 
 async fn permissions_at(

@@ -21,6 +21,7 @@ mod import;
 mod insights;
 mod journal;
 mod lifecycle;
+mod monitor;
 mod ops;
 mod rbac;
 mod refusals;

@@ -1,11 +1,12 @@
 //! Why Azure refuses a PUT before writing anything (a resource's or its account's state,
-//! RBAC, a subdomain held elsewhere, a soft-deleted namesake), and the operations an API
-//! import writes.
+//! RBAC, a subdomain held elsewhere, a soft-deleted namesake, a data sink another diagnostic
+//! setting uses), and the operations an API import writes.
 
 use serde_json::{Value, json};
 
 use super::ids;
 use super::import;
+use super::monitor;
 use super::rules;
 use super::store::{Reply, Req, State, Stored};
 use crate::support::fake_az::FAKE_TENANT;
@@ -44,6 +45,11 @@ impl State {
                     ),
                 ));
             }
+        }
+        if ty == monitor::DIAGNOSTIC_SETTINGS
+            && let Some(reply) = self.data_sink_refusal(req.path, desired)
+        {
+            return Some(reply);
         }
         if ty == rules::ACCOUNTS
             && let Some(reply) = self.custom_domain_refusal(req.path, desired)
