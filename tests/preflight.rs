@@ -74,6 +74,18 @@ fn plan_fails(az: &Azure, text: &str) -> String {
     preflight_text(&run)
 }
 
+/// `gw plan --detailed-exitcode` exits `code` and pre-flight finds nothing.
+fn plan_clean(az: &Azure, dir: &Path, code: i32) -> Run {
+    let run = gw(az, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(run.code, code, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Pre-flight: no problems found"),
+        "{}",
+        run.stdout
+    );
+    run
+}
+
 const MINI: &str = "{ name: gpt-4o-mini, publisher: OpenAI, version: \"2024-07-18\", sku: GlobalStandard, capacity: 10 }";
 
 #[test]
@@ -195,13 +207,7 @@ fn quota_counts_only_what_gw_does_not_already_hold() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     // Live: 30 of 40 in use, all of it gw's. The same 30 asks for nothing new; 35 asks for
     // 5 more (fits the 10 free); 45 asks for 15 (does not).
-    let run = gw(&az, dir.path(), &["plan", "--detailed-exitcode"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("Pre-flight: no problems found"),
-        "{}",
-        run.stdout
-    );
+    plan_clean(&az, dir.path(), 0);
     std::fs::write(dir.path().join("gw.yaml"), at(35)).unwrap();
     assert_eq!(
         gw(&az, dir.path(), &["plan", "--detailed-exitcode"]).code,
@@ -377,6 +383,21 @@ fn the_defaults_leave_every_example_clean_and_cost_no_round_trip() {
         assert_eq!(az.arm.count("GET", "/usages"), regions, "{name}");
         assert_eq!(az.arm.count("POST", "/checkNameAvailability"), 1, "{name}");
         assert_eq!(az.arm.count("GET", "/permissions"), 2, "{name}");
+        // The APIM service's diagnostic settings once, only where gw puts one (the service
+        // does not exist yet: 404, so none).
+        let lists = az
+            .arm
+            .journal()
+            .iter()
+            .filter(|e| e.method == "GET" && e.path().ends_with("/diagnosticSettings"))
+            .map(|e| e.status)
+            .collect::<Vec<_>>();
+        let expected: Vec<u16> = if *name == "token-governance" {
+            vec![404]
+        } else {
+            vec![]
+        };
+        assert_eq!(lists, expected, "{name}");
     }
 }
 
@@ -511,6 +532,11 @@ fn a_read_pre_flight_cannot_make_is_a_warning_and_the_plan_goes_on() {
 /// sends `logs` and AllMetrics to workspace `ws` (`None`: the example's own). Returns the
 /// Azure and a directory holding the example's spec.
 fn lab_setting_beside_gw(logs: Value, ws: Option<&str>) -> (Azure, tempfile::TempDir) {
+    lab_setting(logs, ws, false)
+}
+
+/// As [`lab_setting_beside_gw`]; `keep_ours` leaves gw's setting in place too.
+fn lab_setting(logs: Value, ws: Option<&str>, keep_ours: bool) -> (Azure, tempfile::TempDir) {
     let az = Azure::new();
     let dir =
         write(&std::fs::read_to_string(crate::support::cli::example("token-governance")).unwrap());
@@ -518,7 +544,9 @@ fn lab_setting_beside_gw(logs: Value, ws: Option<&str>) -> (Azure, tempfile::Tem
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ours = az.put_id("/diagnosticSettings/gw-gateway-logs");
     let law = az.put_id("/workspaces/law-gateway");
-    az.arm.remove_resource(&ours).expect("gw's setting");
+    if !keep_ours {
+        az.arm.remove_resource(&ours).expect("gw's setting");
+    }
     let lab = ours.replace("gw-gateway-logs", "lab-logs");
     az.arm.set_resource(
         &lab,
@@ -625,5 +653,30 @@ fn apply_skipping_preflight_fails_at_the_diagnostic_setting_with_the_hint() {
         run.stderr.contains("hint: another diagnostic setting on this resource already sends this category to the same workspace"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn a_lab_setting_beside_gw_s_unchanged_setting_blocks_nothing_since_nothing_is_written() {
+    // Azure checks the rule when a setting is written; gw's is in place and stays so.
+    let (az, dir) = lab_setting(
+        json!([{"category": "GatewayLogs", "enabled": true}]),
+        None,
+        true,
+    );
+    plan_clean(&az, dir.path(), 0);
+    // gw's own setting, drifted and so rewritten, does not conflict with itself.
+    let ours = az.put_id("/diagnosticSettings/gw-gateway-logs");
+    az.arm
+        .remove_resource(&ours.replace("gw-gateway-logs", "lab-logs"))
+        .expect("the lab's setting");
+    let mut drifted = az.arm.get_resource(&ours).unwrap();
+    drifted["properties"]["logs"][1]["enabled"] = json!(false);
+    az.arm.set_resource(&ours, drifted);
+    let run = plan_clean(&az, dir.path(), 2);
+    assert!(
+        run.stdout.contains("~ observability.diagnostic_setting"),
+        "{}",
+        run.stdout
     );
 }
