@@ -2,8 +2,8 @@
 //! quota each region offers, the global names gw would claim, the caller's permissions and
 //! the APIM service's diagnostic settings are read (`read`, in parallel with plan's own
 //! reads) and checked against the spec (`models`, `names`, `permissions`, `diagnostics`:
-//! pure, so every rule is testable without Azure). Each
-//! finding is located in the spec through the model's spans, like a validation error.
+//! pure, so every rule is testable without Azure). Each finding is located in the spec
+//! through the model's spans, like a validation error.
 
 mod diagnostics;
 mod models;

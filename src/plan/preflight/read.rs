@@ -192,8 +192,9 @@ pub async fn read(client: &ArmClient, model: &Model, graph: &Graph, purge: bool)
     }
 }
 
-/// The diagnostic settings on the APIM service, when gw puts one there. A service that does
-/// not exist yet has none (Azure answers 404 for the list).
+/// The diagnostic settings on the APIM service, when gw puts one there. Whether the service
+/// exists is not known yet (plan reads it meanwhile, so this costs no round of its own): a
+/// 404 for the list means no service, so no settings.
 async fn diagnostic_settings(
     client: &ArmClient,
     graph: &Graph,
