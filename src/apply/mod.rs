@@ -32,7 +32,7 @@ mod write;
 mod written;
 
 use etags::refresh_etags;
-use write::write;
+use write::{Run, write};
 use written::Written;
 
 #[derive(Clone, Debug)]
@@ -254,6 +254,11 @@ pub async fn apply(
             *st = State::Failed;
         }
     }
+    let run = Run {
+        client,
+        reporter,
+        opts,
+    };
     let mut running = FuturesUnordered::new();
     loop {
         // Skip what depends on a failure (cascading), start what has all it needs.
@@ -310,7 +315,7 @@ pub async fn apply(
                     }
                     let etag = live.get(&r.id).and_then(|l| l.etag.clone());
                     state.insert(&r.address, State::InFlight);
-                    running.push(run_one(client, r, c, body, etag, reporter, opts));
+                    running.push(run_one(&run, r, c, body, etag));
                 }
             }
         }
@@ -401,20 +406,19 @@ type Done<'a> = (
 
 /// One resource's write, reporting "still waiting" while a long-running operation runs.
 async fn run_one<'a>(
-    client: &ArmClient,
+    run: &Run<'_>,
     r: &'a Resource,
     c: &'a Change,
     body: Value,
     etag: Option<String>,
-    reporter: &dyn Reporter,
-    opts: &Options,
 ) -> Done<'a> {
+    let reporter = run.reporter;
     let start = Instant::now();
     reporter.event(Event::Started {
         address: r.address.clone(),
         verb: verb(c),
     });
-    let work = write(client, r, c, body, etag, reporter, opts);
+    let work = write(run, r, c, body, etag);
     tokio::pin!(work);
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.tick().await;

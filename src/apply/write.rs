@@ -27,15 +27,21 @@ fn unknown_value(r: &Resource, body: &Value) -> Option<ArmError> {
     })
 }
 
+/// What every write of one apply shares: the client, where events go, the settings.
+pub(super) struct Run<'a> {
+    pub(super) client: &'a ArmClient,
+    pub(super) reporter: &'a dyn Reporter,
+    pub(super) opts: &'a Options,
+}
+
 pub(super) async fn write(
-    client: &ArmClient,
+    run: &Run<'_>,
     r: &Resource,
     c: &Change,
     body: Value,
     etag: Option<String>,
-    reporter: &dyn Reporter,
-    opts: &Options,
 ) -> Result<Written, ArmError> {
+    let client = run.client;
     if let Some(e) = unknown_value(r, &body) {
         return Err(e);
     }
@@ -47,7 +53,7 @@ pub(super) async fn write(
         if let Some(now) = client.get(&r.id, api).await?
             && crate::plan::compute::failed_state(&now.body).is_none()
         {
-            let now = wait_succeeded(client, r, now, reporter, opts).await?;
+            let now = wait_succeeded(run, r, now).await?;
             return Ok(Written {
                 live: now,
                 adopted: None,
@@ -59,9 +65,9 @@ pub(super) async fn write(
         let if_match = etag.as_deref().filter(|_| apim_child(r.kind));
         client.delete(&r.id, api, if_match).await?;
     }
-    let written = put_or_patch(client, r, c, body, etag, reporter, opts).await?;
+    let written = put_or_patch(run, r, c, body, etag).await?;
     if r.kind == Kind::Account {
-        let live = wait_succeeded(client, r, written.live, reporter, opts).await?;
+        let live = wait_succeeded(run, r, written.live).await?;
         return Ok(Written { live, ..written });
     }
     Ok(written)
@@ -70,13 +76,12 @@ pub(super) async fn write(
 /// Waits until an account reads `Succeeded`: ARM can report its operation done while the
 /// account is still `Accepted`, and its children are refused until it settles (400
 /// AccountProvisioningStateInvalid). A Failed account is an error.
-async fn wait_succeeded(
-    client: &ArmClient,
-    r: &Resource,
-    mut now: Live,
-    reporter: &dyn Reporter,
-    opts: &Options,
-) -> Result<Live, ArmError> {
+async fn wait_succeeded(run: &Run<'_>, r: &Resource, mut now: Live) -> Result<Live, ArmError> {
+    let Run {
+        client,
+        reporter,
+        opts,
+    } = *run;
     let start = Instant::now();
     loop {
         let state = now
@@ -117,14 +122,17 @@ async fn wait_succeeded(
 }
 
 async fn put_or_patch(
-    client: &ArmClient,
+    run: &Run<'_>,
     r: &Resource,
     c: &Change,
     body: Value,
     etag: Option<String>,
-    reporter: &dyn Reporter,
-    opts: &Options,
 ) -> Result<Written, ArmError> {
+    let Run {
+        client,
+        reporter,
+        opts,
+    } = *run;
     let api = r.api_version();
     if let Some(sd) = &c.soft_deleted {
         match sd.action {
