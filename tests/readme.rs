@@ -31,3 +31,20 @@ fn the_set_up_commands_are_near_the_top() {
     );
     assert!(top.contains("cargo test"), "{top}");
 }
+
+#[test]
+fn every_spec_in_the_readme_is_valid() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let specs: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.starts_with("version:"))
+        .collect();
+    assert!(!specs.is_empty(), "the README shows a spec");
+    for (i, text) in specs.iter().enumerate() {
+        let source = gw::diag::Source::new(format!("README spec {i}"), text.to_string());
+        let loaded = gw::model::load(&source, &gw::model::Context::default());
+        assert!(loaded.is_ok(), "README spec {i}: {loaded:?}");
+    }
+}
