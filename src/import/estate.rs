@@ -6,6 +6,7 @@ use super::ImportError;
 use super::observability::Observability;
 use super::policy::recognise;
 use super::tokens::Tokens;
+use super::{name_of, text as s};
 use crate::graph::{OWNER_DESCRIPTION, OWNER_TAG, OWNER_VALUE};
 use crate::model::duration;
 use crate::plan::read::Estate;
@@ -101,20 +102,10 @@ pub struct Api {
     pub subscription_required: bool,
     pub policy: Option<String>,
     /// The live operations, when they are not gw's for the type.
-    pub operations: Vec<super::operations::Op>,
+    pub operations: Vec<crate::model::ApiOperation>,
     /// Its token limit and token metrics.
     pub tokens: Tokens,
     pub notes: Vec<String>,
-}
-
-fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-fn name_of(v: &Value) -> String {
-    s(v, "/name").to_string()
 }
 
 fn host(url: &str) -> String {
@@ -198,8 +189,9 @@ impl View {
         if e.accounts.is_empty() {
             return Err(ImportError::NoAccount(group_name));
         }
-        let account_names: Vec<String> = e.accounts.iter().map(name_of).collect();
-        let suffix = infer_suffix(&name_of(service), &account_names);
+        let account_names: Vec<String> =
+            e.accounts.iter().map(|a| name_of(a).to_string()).collect();
+        let suffix = infer_suffix(name_of(service), &account_names);
         let foundries = foundries(e, &suffix);
         let mut models = models(e, &foundries);
         // The spec's model order decides the order of gw's policy conditions.
@@ -248,7 +240,7 @@ impl View {
             .iter()
             .filter(|b| s(b, "/properties/type") != "Pool")
         {
-            let name = name_of(b);
+            let name = name_of(b).to_string();
             let url = s(b, "/properties/url");
             match foundries.iter_mut().find(|f| !f.host.is_empty() && f.host == host(url)) {
                 Some(f) => {
@@ -323,7 +315,7 @@ impl View {
 
         let mut subscriptions = Vec::new();
         for sub in &e.subscriptions {
-            let name = name_of(sub);
+            let name = name_of(sub).to_string();
             let scope = s(sub, "/properties/scope");
             let api = match scope.rsplit_once("/apis") {
                 Some((_, "")) => None,
@@ -354,7 +346,7 @@ impl View {
         subscriptions.sort_by(|a, b| a.name.cmp(&b.name));
 
         let apim = Apim {
-            name: strip(&name_of(service), &suffix),
+            name: strip(name_of(service), &suffix),
             location: s(service, "/location").to_string(),
             sku: s(service, "/sku/name").to_string(),
             capacity: service
@@ -396,13 +388,13 @@ fn foundries(e: &Estate, suffix: &str) -> Vec<Foundry> {
                 ));
             }
             let sub = s(a, "/properties/customSubDomainName");
-            if !sub.eq_ignore_ascii_case(&account) {
+            if !sub.eq_ignore_ascii_case(account) {
                 notes.push(format!(
                     "Its subdomain is `{sub}`; gw's is the account name `{account}`, and a subdomain cannot change."
                 ));
             }
             Foundry {
-                name: strip(&account, suffix),
+                name: strip(account, suffix),
                 location: s(a, "/location").to_string(),
                 disable_local_auth: a
                     .pointer("/properties/disableLocalAuth")
@@ -420,7 +412,7 @@ fn models(e: &Estate, foundries: &[Foundry]) -> Vec<ModelDep> {
     for (deps, f) in e.deployments.iter().zip(foundries) {
         for d in deps {
             let m = ModelDep {
-                name: name_of(d),
+                name: name_of(d).to_string(),
                 model: s(d, "/properties/model/name").to_string(),
                 publisher: s(d, "/properties/model/format").to_string(),
                 version: s(d, "/properties/model/version").to_string(),
@@ -497,7 +489,7 @@ fn pool(
     backend_foundry: &BTreeMap<String, String>,
     breakers: &BTreeMap<String, Breaker>,
 ) -> Pool {
-    let name = name_of(b);
+    let name = name_of(b).to_string();
     let mut notes = Vec::new();
     let mut members = Vec::new();
     for svc in b
@@ -554,7 +546,7 @@ fn api(
     pools: &[Pool],
     backend_foundry: &BTreeMap<String, String>,
 ) -> Api {
-    let name = name_of(a);
+    let name = name_of(a).to_string();
     let apim_path = s(a, "/properties/path");
     let mut notes = Vec::new();
     let (api_type, path) = match apim_path.rsplit_once('/') {
@@ -651,10 +643,7 @@ fn keep_operations(out: &mut Api, live: &[Value]) {
     use super::operations::{Kept, kept};
     use crate::model::ApiType;
     let api_type = out.api_type.clone();
-    let t = [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
-        .into_iter()
-        .find(|t| t.as_str() == api_type)
-        .unwrap_or(ApiType::AzureOpenAi);
+    let t = ApiType::parse(&api_type).unwrap_or(ApiType::AzureOpenAi);
     let table = || {
         crate::model::surface::operations(&t)
             .iter()

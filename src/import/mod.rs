@@ -20,8 +20,22 @@ use crate::model::Context;
 use crate::plan::read::Estate;
 use backend_path::BackendPath;
 use estate::{Api, View};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use yaml::{Yaml, list, scalar};
+
+/// A string field of a live resource (`pointer` into its JSON), empty when absent or not a
+/// string: what Azure leaves out reads as unset.
+pub(super) fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// A live resource's name.
+pub(super) fn name_of(v: &Value) -> &str {
+    text(v, "/name")
+}
 
 /// The spec, and the policy files it points to (path relative to the spec, XML).
 #[derive(Debug)]

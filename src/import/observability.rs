@@ -5,6 +5,7 @@
 //! second workspace) is a note next to the block.
 
 use super::yaml::Yaml;
+use super::{name_of, text as s};
 use crate::graph::{DIAGNOSTIC_SETTING, OWNER_DESCRIPTION, OWNER_TAG, OWNER_VALUE};
 use crate::model::{
     DEFAULT_LLM_LOG_BYTES, MAX_LLM_LOG_BYTES, holdable, is_component_name, is_workspace_id,
@@ -47,16 +48,6 @@ pub struct Observability {
     pub notes: Vec<String>,
     /// What the spec takes over that carries no gw marker (for `ownerless`).
     pub foreign: Vec<String>,
-}
-
-fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-fn name_of(v: &Value) -> &str {
-    s(v, "/name")
 }
 
 fn same(a: &str, b: &str) -> bool {

@@ -1,56 +1,38 @@
 //! An API's live operations in the spec's terms: nothing when they are the ones gw declares
 //! for the API's type, else the list `operations:` keeps, else why the spec cannot keep them.
 
+use super::text;
 use crate::model::operations::{METHODS, renamed_parameter, url_template};
-use crate::model::{ApiType, names};
+use crate::model::surface::api_operations;
+use crate::model::{ApiOperation, ApiType, names};
 use serde_json::Value;
-
-/// One live operation, as `operations:` writes it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Op {
-    pub url: String,
-    pub method: String,
-    pub name: String,
-    pub display: String,
-}
 
 /// What the spec says about an API's live operations.
 pub enum Kept {
     /// They are gw's for the type: the spec says nothing.
     Gws,
-    /// The spec lists them.
-    Listed(Vec<Op>),
+    /// The spec lists them, by URL template then method.
+    Listed(Vec<ApiOperation>),
     /// The spec cannot list them (the reason); the first apply imports gw's in their place.
     Replaced(String),
 }
 
 pub fn kept(api_type: &ApiType, live: &[Value]) -> Kept {
-    let field = |v: &Value, p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
+    let by_route = |ops: &mut Vec<ApiOperation>| {
+        ops.sort_by(|a, b| (&a.url, &a.method, &a.name).cmp(&(&b.url, &b.method, &b.name)))
     };
-    let mut ops: Vec<Op> = live
+    let mut ops: Vec<ApiOperation> = live
         .iter()
-        .map(|o| Op {
-            url: field(o, "/properties/urlTemplate"),
-            method: field(o, "/properties/method").to_ascii_uppercase(),
-            name: field(o, "/name"),
-            display: field(o, "/properties/displayName"),
+        .map(|o| ApiOperation {
+            name: text(o, "/name").to_string(),
+            display: text(o, "/properties/displayName").to_string(),
+            method: text(o, "/properties/method").to_ascii_uppercase(),
+            url: text(o, "/properties/urlTemplate").to_string(),
         })
         .collect();
-    ops.sort();
-    let mut table: Vec<Op> = crate::model::surface::operations(api_type)
-        .iter()
-        .map(|o| Op {
-            url: o.url.into(),
-            method: o.method.into(),
-            name: o.name.into(),
-            display: o.display.into(),
-        })
-        .collect();
-    table.sort();
+    by_route(&mut ops);
+    let mut table = api_operations(api_type);
+    by_route(&mut table);
     if ops == table {
         return Kept::Gws;
     }
@@ -66,7 +48,7 @@ pub fn kept(api_type: &ApiType, live: &[Value]) -> Kept {
 }
 
 /// Why the spec cannot declare `op` (the rules `model::operations` enforces), if it cannot.
-fn unkeepable(api_type: &ApiType, op: &Op) -> Option<String> {
+fn unkeepable(api_type: &ApiType, op: &ApiOperation) -> Option<String> {
     if names::entity("operation", &op.name, 80).is_err() {
         return Some("has a name gw cannot declare".into());
     }

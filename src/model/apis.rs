@@ -9,8 +9,6 @@ use crate::diag::did_you_mean;
 use crate::spec::{ApiSpec, NamedMap, Sp};
 use std::collections::BTreeMap;
 
-const API_TYPES: &[&str] = &["azure-openai", "azure-ai", "openai"];
-
 /// The APIs, and the pools derived for models that several foundries host.
 pub(super) fn apis(
     d: &mut Diags,
@@ -47,21 +45,20 @@ pub(super) fn apis(
             &format!("{path}.path"),
             "API path",
         );
-        let api_type = match api.api_type.as_ref().map(|s| (s.value.as_str(), s.loc)) {
-            None | Some(("azure-openai", _)) => ApiType::AzureOpenAi,
-            Some(("azure-ai", _)) => ApiType::AzureAi,
-            Some(("openai", _)) => ApiType::OpenAi,
-            Some((other, loc)) => {
-                let hint = did_you_mean(other, API_TYPES.iter().copied())
-                    .or_else(|| Some(format!("use one of {}", listing(API_TYPES))));
+        let api_type = match &api.api_type {
+            None => ApiType::AzureOpenAi,
+            Some(t) => ApiType::parse(&t.value).unwrap_or_else(|| {
+                let names = ApiType::ALL.map(|t| t.as_str());
+                let hint = did_you_mean(&t.value, names.iter().copied())
+                    .or_else(|| Some(format!("use one of {}", listing(&names))));
                 d.err_hint(
-                    loc,
+                    t.loc,
                     format!("{path}.type"),
-                    format!("unknown API type `{other}`"),
+                    format!("unknown API type `{}`", t.value),
                     hint,
                 );
                 ApiType::AzureOpenAi
-            }
+            }),
         };
         let routing = match (&api.backend, &api.routing) {
             (Some(b), None) => {

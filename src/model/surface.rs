@@ -366,7 +366,7 @@ pub fn template_params(url: &str) -> impl Iterator<Item = &str> {
 /// the table: the operation and its parameters. The mocks use it to answer only what
 /// Foundry serves.
 pub fn match_foundry_path(method: &str, path: &str) -> Option<(Operation, Vec<(String, String)>)> {
-    for t in [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi] {
+    for t in ApiType::ALL {
         let Some(rest) = path.strip_prefix(t.foundry_path()) else {
             continue;
         };
@@ -406,20 +406,25 @@ pub fn match_template(template: &str, rest: &str) -> Option<Vec<(String, String)
     }
 }
 
+/// The table's operations for `t`, as an API imports them.
+pub fn api_operations(t: &ApiType) -> Vec<ApiOperation> {
+    operations(t)
+        .iter()
+        .map(|o| ApiOperation {
+            name: o.name.into(),
+            display: o.display.into(),
+            method: o.method.into(),
+            url: o.url.into(),
+        })
+        .collect()
+}
+
 impl Api {
     /// The operations APIM imports for this API: the spec's, else the type's whole surface.
     pub fn operations(&self) -> Vec<ApiOperation> {
         match &self.declared_operations {
             Some(ops) => ops.clone(),
-            None => operations(&self.api_type)
-                .iter()
-                .map(|o| ApiOperation {
-                    name: o.name.into(),
-                    display: o.display.into(),
-                    method: o.method.into(),
-                    url: o.url.into(),
-                })
-                .collect(),
+            None => api_operations(&self.api_type),
         }
     }
 
@@ -468,7 +473,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_per_api_type_and_urls_unique_per_method() {
-        for t in [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi] {
+        for t in ApiType::ALL {
             let ops = operations(&t);
             let mut names: Vec<_> = ops.iter().map(|o| o.name).collect();
             names.sort();

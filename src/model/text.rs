@@ -184,8 +184,7 @@ impl Checker<'_> {
 }
 
 /// Control characters, Unicode line/paragraph separators and bidirectional formatting.
-/// Whether no spec value may hold `c` (the first rule above).
-pub fn unsafe_char(c: char) -> bool {
+fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

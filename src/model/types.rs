@@ -175,11 +175,12 @@ impl ApiType {
         }
     }
 
+    /// Every API type, in the order the docs list them.
+    pub const ALL: [ApiType; 3] = [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi];
+
     /// The type a spec's `type:` names (`azure-openai`, `azure-ai`, `openai`).
     pub fn parse(s: &str) -> Option<ApiType> {
-        [ApiType::AzureOpenAi, ApiType::AzureAi, ApiType::OpenAi]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        ApiType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
     /// The path on the Foundry account that this API type's operations live under: the

@@ -36,11 +36,7 @@ fn render_within(plan: &Plan, full_plan: &str, limit: usize) -> String {
         .filter(|c| c.action != Action::NoOp)
         .collect();
     if changes.is_empty() {
-        let _ = writeln!(
-            out,
-            "**No changes.** Azure matches the spec ({} resources).",
-            plan.summary.no_op
-        );
+        let _ = writeln!(out, "**No changes.** {}", super::no_changes(&plan.summary));
         return out;
     }
     let _ = writeln!(out, "**{}**\n", super::summary_line(&plan.summary));

@@ -29,6 +29,11 @@ pub(crate) fn summary_line(s: &super::Summary) -> String {
     )
 }
 
+/// What a plan without changes says (before the view's own emphasis).
+pub(crate) fn no_changes(s: &super::Summary) -> String {
+    format!("Azure matches the spec ({} resources).", s.no_op)
+}
+
 /// A value on one line: documents (policy XML) as their line count, everything else whole.
 pub(crate) fn short(v: &Option<Value>) -> String {
     match v {

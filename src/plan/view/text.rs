@@ -82,11 +82,7 @@ pub fn render(plan: &Plan, style: &Style) -> String {
         }
     }
     if !any {
-        let _ = writeln!(
-            out,
-            "\nNo changes. Azure matches the spec ({} resources).",
-            plan.summary.no_op
-        );
+        let _ = writeln!(out, "\nNo changes. {}", super::no_changes(&plan.summary));
         return out;
     }
     let _ = writeln!(out, "\n{}", super::summary_line(&plan.summary));
